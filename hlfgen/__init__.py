@@ -1,0 +1,12 @@
+"""hlfgen: compile ONNX LSTM/GRU/RNN models with HLF-factored weights to C.
+
+Pipeline (one module per stage):
+  reader.py  ONNX graph -> ir.Model   (weights.py evaluates W/R as row segments)
+  lower.py   ir.Model -> lowered program (Algorithm 1 calls, memory plan)
+  emit.py    lowered program -> C sources from templates/
+  build.py   cmake configure/build, runner invocation
+  check.py   parity against onnxruntime / onnx.reference
+The paper's equations live in hlf.py.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from hlfgen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""Build: ONNX -> OUT/ (generate), OUT/ -> binaries (cmake), binaries -> outputs (run).
+
+``generate`` writes into a temporary directory beside OUT/ and moves the
+result in place only when everything succeeded, so a bad model leaves OUT/
+as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import resources
+from .emit import render
+from .errors import HlfgenError
+from .ir import Model
+from .lower import Program, lower
+from .reader import read_model
+
+TARGETS = ("host", "cortex-a73", "aarch64")
+AARCH64_SYSROOT = "/usr/aarch64-linux-gnu"
+
+
+@dataclass
+class Generated:
+    out_dir: Path
+    program: Program
+
+    @property
+    def name(self) -> str:
+        return self.program.model.name
+
+    @property
+    def model(self) -> Model:
+        return self.program.model
+
+
+def is_aarch64(target: str) -> bool:
+    return target in ("cortex-a73", "aarch64")
+
+
+def generate(
+    model_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    name: str | None = None,
+    target: str = "host",
+    batch: int | None = None,
+    max_seq_len: int | None = None,
+) -> Generated:
+    """`hlfgen build`: read, lower and render the model into out_dir."""
+    if target not in TARGETS:
+        raise HlfgenError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
+    if name is not None and not name.isidentifier():
+        raise HlfgenError(f"--name '{name}' is not a C identifier")
+    model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
+    prog = lower(model)
+    out_dir = Path(out_dir).resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hlfgen-", dir=out_dir.parent))
+    try:
+        render(prog, tmp, target)
+        _move_into(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Generated(out_dir, prog)
+
+
+def _move_into(src: Path, dst: Path) -> None:
+    """Move src's entries into dst, replacing same-named ones, keeping others (e.g. build dirs)."""
+    if not dst.exists():
+        src.rename(dst)
+        return
+    if not dst.is_dir():
+        raise HlfgenError(f"{dst} exists and is not a directory")
+    for entry in src.iterdir():
+        target = dst / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        entry.rename(target)
+
+
+def toolchain_file(out_dir: Path, target: str, compiler: str = "gcc") -> Path | None:
+    if not is_aarch64(target):
+        return None
+    fname = "aarch64-linux-gnu.cmake" if compiler == "gcc" else "aarch64-linux-gnu-clang.cmake"
+    return out_dir / "toolchains" / fname
+
+
+def compile_out(
+    out_dir: str | os.PathLike,
+    build_dir: str | os.PathLike | None = None,
+    *,
+    target: str = "host",
+    compiler: str = "gcc",
+    werror: bool = True,
+    static: bool | None = None,
+    native: bool = False,
+    sanitize: bool = False,
+    cmake_args: tuple[str, ...] = (),
+) -> Path:
+    """cmake configure + build of OUT/; returns the runner's path."""
+    out_dir = Path(out_dir)
+    build_dir = Path(build_dir) if build_dir else out_dir / ("build" if target == "host" else f"build-{target}")
+    args = ["cmake", "-S", str(out_dir), "-B", str(build_dir), f"-DHLF_WERROR={'ON' if werror else 'OFF'}"]
+    if shutil.which("ninja"):
+        args += ["-G", "Ninja"]
+    tc = toolchain_file(out_dir, target, compiler)
+    if tc is not None:
+        if not shutil.which("aarch64-linux-gnu-gcc"):
+            raise HlfgenError("target needs the aarch64 cross compiler: apt-get install gcc-aarch64-linux-gnu")
+        args.append(f"-DCMAKE_TOOLCHAIN_FILE={tc}")
+        args.append(f"-DHLF_CPU={'cortex-a73' if target == 'cortex-a73' else 'generic'}")
+        args.append(f"-DHLF_STATIC={'ON' if static or static is None else 'OFF'}")
+    elif compiler == "clang":
+        args.append("-DCMAKE_C_COMPILER=clang")
+    if native:
+        args.append("-DHLF_NATIVE=ON")
+    if sanitize:
+        args.append("-DHLF_SANITIZE=ON")
+    args += list(cmake_args)
+    _run_tool(args, "cmake configure")
+    _run_tool(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2)], "cmake build")
+    name = next(out_dir.glob("*_run.c")).name[: -len(".c")]
+    return build_dir / name
+
+
+def _run_tool(args: list[str], what: str) -> None:
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HlfgenError(f"{args[0]} not found: install it (apt-get install cmake gcc)") from None
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        raise RuntimeError(f"{what} failed ({shlex.join(args)}):\n" + "\n".join(tail))
+
+
+def runner_prefix(target: str, runner: str | None = None) -> list[str]:
+    """Command prefix that executes an aarch64 binary here (qemu) or nothing on the host."""
+    if runner and runner not in ("local", "qemu"):
+        return shlex.split(runner)
+    if is_aarch64(target) or runner == "qemu":
+        qemu = shutil.which("qemu-aarch64")
+        if not qemu:
+            raise HlfgenError("running aarch64 code here needs qemu-user: apt-get install qemu-user")
+        return [qemu, "-L", AARCH64_SYSROOT]
+    return []
+
+
+def run_runner(
+    runner: str | os.PathLike,
+    inputs: dict[str, np.ndarray],
+    *,
+    target: str = "host",
+    work_dir: str | os.PathLike | None = None,
+    repeat: int | None = None,
+    stream: bool = False,
+    prefix: list[str] | None = None,
+    output_names: list[str] | None = None,
+) -> tuple[dict[str, np.ndarray], float | None]:
+    """Run a compiled runner on numpy inputs; returns (outputs, mean microseconds or None)."""
+    own = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="hlfgen-run-")) if own else Path(work_dir)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        args = list(prefix if prefix is not None else runner_prefix(target)) + [str(runner)]
+        for i, (name, arr) in enumerate(inputs.items()):
+            p = work / f"input{i}.npy"
+            np.save(p, np.ascontiguousarray(arr))
+            args += ["--input", f"{name}={p}"]
+        out = work / "out"
+        out.mkdir(exist_ok=True)
+        args += ["--out-dir", str(out)]
+        if repeat:
+            args += ["--repeat", str(repeat)]
+        if stream:
+            args.append("--stream")
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"runner failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+        mean_us = None
+        for line in proc.stdout.splitlines():
+            if line.startswith("mean_us="):
+                mean_us = float(line.split()[0].split("=")[1])
+        outputs = {}
+        for p in sorted(out.glob("*.npy")):
+            outputs[p.stem] = np.load(p)
+        if output_names is not None:
+            outputs = {n: outputs[_sanitize(n)] for n in output_names}
+        return outputs, mean_us
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _sanitize(name: str) -> str:
+    """The runner's file name for an output (characters outside [A-Za-z0-9._-] become '_')."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)

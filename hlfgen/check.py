@@ -1,0 +1,177 @@
+"""Parity: build the model, run the runner, compare with onnxruntime.
+
+Tolerance: |ours - oracle| <= ATOL + RTOL * |oracle| element-wise, with
+ATOL = 1e-4 and RTOL = 1e-3.  Both sides compute in float32 but in a
+different order (packed GEMV accumulation, Algorithm 1's B·(C·x) instead of
+onnxruntime's (B·C)·x folded at load time, libm versus MLAS approximations of
+sigmoid/tanh, whose errors are ~1e-6 relative); these differences are a few
+float32 ulps per step and grow slowly through the recurrence.  1e-4 absolute
+is far above that noise on gate outputs bounded by 1, and far below the
+effect of any real bug (a wrong gate order, transpose or missed segment
+changes outputs by ~1e-1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .build import compile_out, generate, run_runner, runner_prefix
+from .errors import HlfgenError
+from .ir import Model
+from .reader import load_onnx
+
+ATOL = 1e-4
+RTOL = 1e-3
+DEFAULT_SEQ_LEN = 16
+
+
+@dataclass
+class OutputCheck:
+    name: str
+    max_abs: float
+    max_rel: float
+    ok: bool
+    shape_ok: bool = True
+
+
+@dataclass
+class CheckReport:
+    ok: bool
+    oracle: str
+    rows: list[OutputCheck]
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    expected: dict[str, np.ndarray] = field(default_factory=dict)
+    atol: float = ATOL
+    rtol: float = RTOL
+
+    def format(self) -> str:
+        lines = [f"oracle: {self.oracle}; tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|expected|"]
+        lines.append(f"{'output':<24} {'max abs err':>12} {'max rel err':>12}  result")
+        for r in self.rows:
+            verdict = "ok" if r.ok else ("SHAPE MISMATCH" if not r.shape_ok else "MISMATCH")
+            lines.append(f"{r.name:<24} {r.max_abs:>12.3e} {r.max_rel:>12.3e}  {verdict}")
+        lines.append("PASS" if self.ok else "FAIL")
+        return "\n".join(lines)
+
+
+def random_inputs(model: Model, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded random inputs for every graph input (T = seq_len)."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for t in model.inputs:
+        shape = tuple(-d * seq_len if d < 0 else d for d in t.shape)
+        if t.dtype in ("int32", "int64"):  # sequence_lens: lengths in 1..T, one entry full length
+            lens = rng.integers(1, seq_len + 1, size=shape)
+            if lens.size:
+                lens.reshape(-1)[0] = seq_len
+            feeds[t.name] = lens.astype(t.dtype)
+        else:
+            scale = 1.0 if "initial" not in t.name else 0.5
+            feeds[t.name] = (rng.standard_normal(shape) * scale).astype(np.float32)
+    return feeds
+
+
+def oracle_outputs(model_path: str | os.PathLike, inputs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
+    """Outputs from onnxruntime, or from onnx.reference where onnxruntime refuses the model."""
+    proto = load_onnx(model_path)
+    names = [o.name for o in proto.graph.output]
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        sess = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        res = sess.run(names, inputs)
+        return dict(zip(names, res)), "onnxruntime"
+    except Exception as ort_error:  # e.g. layout=1, which onnxruntime rejects
+        from onnx.reference import ReferenceEvaluator
+
+        try:
+            res = ReferenceEvaluator(proto).run(names, inputs)
+        except Exception as ref_error:
+            raise HlfgenError(
+                f"no oracle can run this model (onnxruntime: {_first_line(ort_error)}; "
+                f"onnx.reference: {_first_line(ref_error)})"
+            ) from None
+        return dict(zip(names, (np.asarray(r) for r in res))), "onnx.reference"
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def compare(outputs, expected, atol=ATOL, rtol=RTOL) -> list[OutputCheck]:
+    rows = []
+    for name, exp in expected.items():
+        got = outputs.get(name)
+        exp = np.asarray(exp, np.float32)
+        if got is None or got.shape != exp.shape:
+            rows.append(OutputCheck(name, float("inf"), float("inf"), False, shape_ok=False))
+            continue
+        diff = np.abs(got.astype(np.float64) - exp.astype(np.float64))
+        max_abs = float(diff.max()) if diff.size else 0.0
+        max_rel = float((diff / np.maximum(np.abs(exp), 1e-30)).max()) if diff.size else 0.0
+        ok = bool(np.all(diff <= atol + rtol * np.abs(exp))) and not np.isnan(got).any()
+        rows.append(OutputCheck(name, max_abs, max_rel, ok))
+    return rows
+
+
+def check(
+    model_path: str | os.PathLike,
+    *,
+    target: str = "host",
+    seed: int = 0,
+    seq_len: int | None = None,
+    batch: int | None = None,
+    inputs: dict[str, np.ndarray] | None = None,
+    work_dir: str | os.PathLike | None = None,
+    compiler: str = "gcc",
+    runner: str | None = None,
+    stream: bool = False,
+    sanitize: bool = False,
+) -> CheckReport:
+    """Build model_path for target, run it on seeded random (or given) inputs, compare with the oracle."""
+    own = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="hlfgen-check-")) if own else Path(work_dir)
+    try:
+        if inputs is not None:
+            seq_len = seq_len or _seq_len_of(model_path, inputs, batch)
+        seq_len = seq_len or DEFAULT_SEQ_LEN
+        gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len)
+        feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)
+        expected, oracle = oracle_outputs(model_path, feeds)
+        exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)
+        outputs, _ = run_runner(exe, feeds, target=target, work_dir=work / "run", stream=stream,
+                                prefix=runner_prefix(target, runner))
+        by_name = {}
+        for t in gen.model.outputs:
+            key = re.sub(r"[^A-Za-z0-9._-]", "_", t.name)
+            if key in outputs:
+                by_name[t.name] = outputs[key]
+        rows = compare(by_name, expected)
+        return CheckReport(all(r.ok for r in rows), oracle, rows, feeds, by_name, expected)
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _seq_len_of(model_path, inputs, batch) -> int | None:
+    """T of user-given inputs: read from the first input with a sequence axis."""
+    from .reader import read_model
+
+    model = read_model(model_path, batch=batch, max_seq_len=1)
+    for t in model.inputs:
+        if t.name in inputs:
+            for axis, d in enumerate(t.shape):
+                if d < 0:
+                    return int(np.asarray(inputs[t.name]).shape[axis]) // -d
+    return None

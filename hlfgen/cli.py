@@ -1,0 +1,147 @@
+"""Command line: `hlfgen build|check|run|inspect|plan|example`.  Thin: parses, calls, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import HlfgenError
+
+TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} must be at least 1")
+    return v
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hlfgen", description="Compile ONNX LSTM/GRU/RNN models with HLF-factored weights to C.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="generate a self-contained C project (OUT/) for a model")
+    b.add_argument("model", help="ONNX file")
+    b.add_argument("-o", "--out", required=True, help="output directory")
+    b.add_argument("--name", help="C name of the model (default: from the file name)")
+    b.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
+    b.add_argument("--batch", type=_positive, help="batch size (default: the model's static value, else 1)")
+    b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
+
+    c = sub.add_parser("check", help="build, run on random inputs and compare with onnxruntime")
+    c.add_argument("model")
+    c.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seq-len", type=_positive, help="sequence length of the random inputs (default 16)")
+    c.add_argument("--batch", type=_positive)
+    c.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
+    c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
+    c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
+
+    i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
+    i.add_argument("model")
+    i.add_argument("--json", action="store_true")
+
+    pl = sub.add_parser("plan", help="the paper's Table 1 for any shape: LMF rank and HLF (j, k) options reaching a compression")
+    pl.add_argument("--shape", required=True, help="MxN, e.g. 256x256")
+    pl.add_argument("--compression", required=True, help="compression factor, e.g. 2.5 or 5/3")
+    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--all", action="store_true", help="list every k (default: the first few)")
+
+    e = sub.add_parser("example", help="write an HLF-factored example model")
+    e.add_argument("-o", "--out", required=True, help="ONNX file to write")
+    e.add_argument("--kind", default="lstm", choices=["lstm", "gru", "rnn"])
+    e.add_argument("--input-size", type=_positive, default=64)
+    e.add_argument("--hidden-size", type=_positive, default=128)
+    e.add_argument("--compression", default="2.5")
+    e.add_argument("--k", type=_positive, default=1)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--direction", default="forward", choices=["forward", "reverse", "bidirectional"])
+    e.add_argument("--stacked", action="store_true", help="factor the stacked gate matrix once instead of per gate")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except HlfgenError as e:
+        print(f"hlfgen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as e:  # a tool (cmake, compiler, runner) failed
+        print(f"hlfgen: error: {e}", file=sys.stderr)
+        return 1
+
+
+def cmd_build(args) -> int:
+    from .build import generate
+
+    gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len)
+    m = gen.model
+    p = gen.program
+    print(f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})")
+    print(f"  weights {p.weight_bytes} bytes, working memory {4 * (p.arena_floats + p.scratch_floats + p.state_floats)} bytes")
+    tc = " -DCMAKE_TOOLCHAIN_FILE=" + str(gen.out_dir / "toolchains" / "aarch64-linux-gnu.cmake") if args.target != "host" else ""
+    bdir = gen.out_dir / ("build" if args.target == "host" else f"build-{args.target}")
+    print(f"next: cmake -S {gen.out_dir} -B {bdir}{tc} && cmake --build {bdir}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .check import check
+
+    report = check(args.model, target=args.target, seed=args.seed, seq_len=args.seq_len, batch=args.batch,
+                   compiler=args.compiler, runner=args.runner, stream=args.stream)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def cmd_inspect(args) -> int:
+    from .inspect import inspect_model, format_inspection
+
+    info = inspect_model(args.model)
+    print(json.dumps(info, indent=2) if args.json else format_inspection(info))
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from . import hlf
+
+    try:
+        m, n = (int(v) for v in args.shape.lower().split("x"))
+    except ValueError:
+        raise HlfgenError(f"--shape '{args.shape}' is not MxN (e.g. 256x256)") from None
+    p = hlf.plan(m, n, hlf.parse_cf(args.compression))
+    print(json.dumps(hlf.plan_to_json(p), indent=2) if args.json else hlf.format_plan(p, None if args.all else 8))
+    return 0
+
+
+def cmd_example(args) -> int:
+    from .example import write_example
+    from . import hlf
+
+    write_example(Path(args.out), kind=args.kind, input_size=args.input_size, hidden_size=args.hidden_size,
+                  compression=hlf.parse_cf(args.compression), k=args.k, seed=args.seed, direction=args.direction,
+                  per_gate=not args.stacked)
+    print(f"wrote {args.out} ({args.kind}, input {args.input_size}, hidden {args.hidden_size}, compression {args.compression}, k {args.k})")
+    return 0
+
+
+COMMANDS = {
+    "build": cmd_build,
+    "check": cmd_check,
+    "inspect": cmd_inspect,
+    "plan": cmd_plan,
+    "example": cmd_example,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

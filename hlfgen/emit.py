@@ -1,0 +1,119 @@
+"""Templates -> files: render the lowered program into a self-contained OUT/.
+
+OUT/ holds everything needed to build on another machine: the generated C
+(<name>.c, <name>.h, <name>_weights.h, <name>_run.c), CMakeLists.txt, a copy
+of runtime/ (hand-written kernels, runner) and of toolchains/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from . import resources
+from .ir import RecurrentLayer
+from .lower import Program, c_dim, max_elems
+from .reader import c_identifier
+
+C_DTYPES = {"float32": ("float", "HLF_DTYPE_F32"), "int32": ("int32_t", "HLF_DTYPE_I32"), "int64": ("int64_t", "HLF_DTYPE_I64")}
+
+
+def _c_float(v: float) -> str:
+    v = float(np.float32(v))
+    if np.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    if np.isnan(v):
+        return "NAN"
+    s = f"{v:.9g}"
+    if "e" not in s and "." not in s:
+        s += ".0"
+    return s + "f"
+
+
+def _c_array(values, per_line: int = 8, fmt=_c_float) -> str:
+    vals = [fmt(v) for v in values]
+    lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
+    return ",\n    ".join(lines)
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["cfloat"] = _c_float
+    env.filters["carray"] = _c_array
+    env.filters["cint_array"] = lambda vs: _c_array(vs, 16, lambda v: str(int(v)))
+    env.filters["cdim"] = c_dim
+    env.filters["ident"] = c_identifier
+    env.filters["act"] = lambda a: a.name.lower()
+    return env
+
+
+def _tensor_ptr(prog: Program, name: str | None) -> str:
+    if not name:
+        return "NULL"
+    return prog.storage[name].c_name
+
+
+def _arena_vars(prog: Program) -> list[tuple[str, int, str]]:
+    """One pointer per arena region (aliases share the c_name)."""
+    seen, out = set(), []
+    for st in prog.storage.values():
+        if st.kind == "arena" and st.c_name not in seen:
+            seen.add(st.c_name)
+            out.append((st.c_name, st.offset, st.name))
+    return out
+
+
+def _reset_ptr(prog: Program, name: str | None) -> str:
+    """An initial state as reset() sees it: a graph input, a constant, or zeros."""
+    if not name:
+        return "NULL"
+    st = prog.storage[name]
+    if st.kind == "input":
+        return f"(inputs ? (const float *)inputs[{st.index}] : NULL)"
+    if st.kind == "const":
+        return st.c_name
+    return "NULL"
+
+
+def render(prog: Program, out_dir: Path, target: str) -> None:
+    """Write all files of OUT/ into out_dir (which must exist and be empty)."""
+    model = prog.model
+    env = _env()
+    name = model.name
+    ctx = dict(
+        prog=prog,
+        model=model,
+        name=name,
+        NAME=name.upper(),
+        target=target,
+        ptr=lambda n: _tensor_ptr(prog, n),
+        storage=prog.storage,
+        max_elems=lambda shape: max_elems(shape, model.max_seq_len),
+        step_elems=lambda shape: max_elems(shape, 1),
+        c_dtype=lambda dt: C_DTYPES[dt][0],
+        hlf_dtype=lambda dt: C_DTYPES[dt][1],
+        is_layer=lambda op: isinstance(op, RecurrentLayer),
+        ident=c_identifier,
+        arena_vars=_arena_vars(prog),
+        reset_ptr=lambda n: _reset_ptr(prog, n),
+    )
+    files = {
+        f"{name}.h": "model.h.j2",
+        f"{name}.c": "model.c.j2",
+        f"{name}_weights.h": "weights.h.j2",
+        f"{name}_run.c": "runner.c.j2",
+        "CMakeLists.txt": "CMakeLists.txt.j2",
+    }
+    for fname, tmpl in files.items():
+        (out_dir / fname).write_text(env.get_template(tmpl).render(**ctx))
+    shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))
+    shutil.copytree(resources.toolchains_dir(), out_dir / "toolchains")

@@ -1,0 +1,193 @@
+"""The small IR between the ONNX reader and the lowering.
+
+A model is a list of operations over named tensors in execution order.
+Recurrent layers hold their weight matrices as row segments: each segment is
+either ``Dense`` (rows of a matrix, the A' of the paper) or ``LowRank`` (rows
+``B·C`` kept factored).  Nothing here multiplies a low-rank segment out,
+except ``FactoredMatrix.dense()`` which tests and ``inspect`` use.
+
+Shapes: a dimension ``d >= 0`` is static; ``d < 0`` stands for ``(-d)*T``
+where T is the sequence length, bound at run time (1 <= T <= max_seq_len).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+# Gate order per ONNX operator, and how many gates each has.
+GATES = {"lstm": "iofc", "gru": "zrh", "rnn": "i"}
+
+# ONNX default activations per operator (f, g, h order of the spec).
+DEFAULT_ACTIVATIONS = {
+    "lstm": ("Sigmoid", "Tanh", "Tanh"),
+    "gru": ("Sigmoid", "Tanh"),
+    "rnn": ("Tanh",),
+}
+
+
+@dataclass
+class Dense:
+    """Rows of a dense matrix (``A'`` of Figure 1, or a plain weight)."""
+
+    data: np.ndarray  # (rows, n) float32
+    origin: str = ""  # where it came from, for messages and inspect
+
+    @property
+    def rows(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass
+class LowRank:
+    """Rows ``B·C`` kept as factors (the lower block of Figure 1).
+
+    ``c_key`` identifies C: segments with the same key share one ``t = C·x``
+    (Algorithm 1, line 2), computed once per input vector.
+    """
+
+    B: np.ndarray  # (rows, k)
+    C: np.ndarray  # (k, n)
+    c_key: str
+
+    @property
+    def rows(self) -> int:
+        return int(self.B.shape[0])
+
+    @property
+    def rank(self) -> int:
+        return int(self.C.shape[0])
+
+
+Segment = Union[Dense, LowRank]
+
+
+@dataclass
+class FactoredMatrix:
+    """An m x n weight matrix as a list of row segments, top to bottom."""
+
+    segments: list[Segment]
+    cols: int
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.segments)
+
+    def dense(self) -> np.ndarray:
+        """The full matrix (for tests and reports; never used by codegen)."""
+        parts = [s.data if isinstance(s, Dense) else s.B @ s.C for s in self.segments]
+        return np.concatenate(parts, axis=0) if parts else np.zeros((0, self.cols), np.float32)
+
+    def row_range(self, start: int, stop: int) -> "FactoredMatrix":
+        """Rows [start, stop) as a new FactoredMatrix (segments cut, not copied deeply)."""
+        out: list[Segment] = []
+        pos = 0
+        for s in self.segments:
+            a, b = max(start, pos), min(stop, pos + s.rows)
+            if a < b:
+                lo, hi = a - pos, b - pos
+                if isinstance(s, Dense):
+                    out.append(Dense(s.data[lo:hi], s.origin))
+                else:
+                    out.append(LowRank(s.B[lo:hi], s.C, s.c_key))
+            pos += s.rows
+        return FactoredMatrix(out, self.cols)
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str  # ONNX spelling, e.g. "Sigmoid", "LeakyRelu"
+    alpha: float = 0.0
+    beta: float = 0.0
+
+
+@dataclass
+class TensorInfo:
+    name: str
+    dtype: str  # "float32", "int32" or "int64"
+    shape: Shape
+    optional: bool = False  # graph inputs only
+
+
+@dataclass
+class RecurrentLayer:
+    """One ONNX LSTM, GRU or RNN node, weights already read as segments."""
+
+    node: str
+    kind: str  # "lstm" | "gru" | "rnn"
+    direction: str  # "forward" | "reverse" | "bidirectional"
+    hidden: int
+    input_size: int
+    batch: int
+    layout: int
+    W: list[FactoredMatrix]  # per direction, gates*hidden x input_size
+    R: list[FactoredMatrix]  # per direction, gates*hidden x hidden
+    bias: np.ndarray | None  # (D, 2*gates*hidden): Wb then Rb
+    peephole: np.ndarray | None  # (D, 3*hidden): P[iof]
+    activations: list[list[Activation]]  # per direction
+    clip: float | None
+    input_forget: bool
+    linear_before_reset: bool
+    # tensor names (None: absent)
+    x: str
+    seq_lens: str | None
+    initial_h: str | None
+    initial_c: str | None
+    y: str | None
+    y_h: str | None
+    y_c: str | None
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.direction == "bidirectional" else 1
+
+    @property
+    def gates(self) -> int:
+        return len(GATES[self.kind])
+
+    def reversed_dir(self, d: int) -> bool:
+        """Whether direction index d runs from the last step to the first."""
+        return self.direction == "reverse" or (self.direction == "bidirectional" and d == 1)
+
+
+@dataclass
+class Transpose:
+    node: str
+    input: str
+    output: str
+    perm: tuple[int, ...]
+
+
+@dataclass
+class View:
+    """Reshape, Squeeze, Unsqueeze, Flatten, Identity: same data, new shape."""
+
+    node: str
+    op: str
+    input: str
+    output: str
+
+
+Op = Union[RecurrentLayer, Transpose, View]
+
+
+@dataclass
+class Model:
+    name: str
+    batch: int
+    max_seq_len: int
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    ops: list[Op]
+    tensors: dict[str, TensorInfo]  # every runtime tensor, inputs and outputs included
+    constants: dict[str, np.ndarray] = field(default_factory=dict)  # constant non-weight tensors used by ops
+    opset: int = 0
+    source: str = ""
+
+    @property
+    def layers(self) -> list[RecurrentLayer]:
+        return [op for op in self.ops if isinstance(op, RecurrentLayer)]

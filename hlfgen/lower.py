@@ -1,0 +1,311 @@
+"""Lowering: IR -> what the templates print.
+
+Two jobs:
+  * Algorithm 1.  Every product of a weight matrix (a list of row segments)
+    with a vector becomes kernel calls: a dense segment is one GEMV ``A'·x``
+    (line 1); low-rank segments sharing C get one ``t = C·x`` (line 2) and
+    then one ``B·t`` each (line 3).  B·C is never formed.
+  * The memory plan.  Runtime tensors get offsets in one static arena, reused
+    when lifetimes do not overlap; graph inputs and outputs use the caller's
+    buffers; per-layer scratch is one region shared by all layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import pack
+from .ir import Dense, FactoredMatrix, LowRank, Model, RecurrentLayer, Transpose, View
+from .errors import HlfgenError
+
+ALIGN_FLOATS = 16  # 64-byte alignment of arena regions
+
+
+@dataclass
+class WeightArray:
+    symbol: str
+    data: np.ndarray  # 1-D float32, packed or plain
+    comment: str
+
+
+@dataclass
+class MatCall:
+    """One kernel call, y[0:m] += A·x, for one vector (gemv) or all (gemm)."""
+
+    weight: str
+    m: int
+    n: int
+    src: str  # C expression: the input vector (gemv) or matrix (gemm)
+    dst: str  # C expression: where rows land
+    comment: str
+    zero_dst: int = 0  # floats to zero at dst first (a fresh t = C·x)
+
+
+@dataclass
+class MatPlan:
+    """All calls for one matrix-vector product (or for all vectors, as GEMM)."""
+
+    calls: list[MatCall]
+    ops: int  # multiply-accumulates per vector (Eq. 5's denominator)
+
+
+@dataclass
+class Direction:
+    index: int
+    reverse: bool
+    proj: MatPlan  # input projection, over all time steps (GEMM)
+    rec: list[MatPlan]  # recurrent products; GRU with linear_before_reset=0 has two
+    proj_bias: str | None  # symbol: Wb (+ Rb where it can be folded), gates*hidden
+    rbh: str | None  # GRU linear_before_reset=1: Rbh, added inside r ⊙ (...)
+    peephole: str | None
+    acts: list  # ir.Activation per f, g, h
+
+
+@dataclass
+class LayerCode:
+    index: int
+    layer: RecurrentLayer
+    dirs: list[Direction]
+    state_h: str
+    state_c: str | None
+    scratch: dict[str, int]  # name -> offset (floats) in the scratch region
+    scratch_floats: int
+
+
+@dataclass
+class TensorStorage:
+    name: str
+    c_name: str
+    kind: str  # "input" | "output" | "arena" | "const"
+    index: int = -1  # graph input/output index
+    offset: int = 0  # arena offset (floats)
+    dtype: str = "float32"
+    dims: tuple = ()
+
+
+@dataclass
+class Program:
+    model: Model
+    weights: list[WeightArray] = field(default_factory=list)
+    layers: list[LayerCode] = field(default_factory=list)
+    steps: list = field(default_factory=list)  # ("layer", LayerCode) | ("transpose", op) | ("copy", op)
+    storage: dict[str, TensorStorage] = field(default_factory=dict)
+    arena_floats: int = 0
+    scratch_floats: int = 0
+    state_floats: int = 0
+    weight_bytes: int = 0
+    can_stream: bool = True
+    const_arrays: list = field(default_factory=list)  # (symbol, dtype, values)
+
+
+def _align(n: int) -> int:
+    return -(-n // ALIGN_FLOATS) * ALIGN_FLOATS
+
+
+def max_elems(shape, max_t: int) -> int:
+    n = 1
+    for d in shape:
+        n *= -d * max_t if d < 0 else d
+    return n
+
+
+def c_dim(d: int) -> str:
+    """A dimension as a C expression of the run-time T."""
+    if d >= 0:
+        return str(d)
+    return "T" if d == -1 else f"{-d} * T"
+
+
+# ------------------------------------------------------------------ Algorithm 1
+class _MatLowering:
+    def __init__(self, prog: Program, prefix: str):
+        self.prog = prog
+        self.prefix = prefix
+        self.count = 0
+        self.max_rank = 0
+
+    def weight(self, data: np.ndarray, what: str, comment: str) -> str:
+        sym = f"{self.prefix}_{what}{self.count}"
+        self.count += 1
+        self.prog.weights.append(WeightArray(sym, pack.pack_panels(data), comment))
+        return sym
+
+    def plan(self, mat: FactoredMatrix, targets: list[tuple[int, int, str]], src: str, tmp: str, gemm: bool) -> MatPlan:
+        """Calls for rows [a, b) of mat times src, landing at C expression dst + (row - a).
+
+        targets: list of (row_start, row_stop, dst).  ``tmp`` is the scratch
+        buffer for t = C·x.  With gemm=True, src/dst/tmp are matrices with
+        leading dimensions given by the template (the call strings hold only
+        pointers; the template adds the strides).
+        """
+        calls: list[MatCall] = []
+        ops = 0
+        by_c: dict[str, list] = {}
+        for a, b, dst in targets:
+            pos = a
+            for seg in mat.row_range(a, b).segments:
+                d = f"{dst} + {pos - a}" if pos != a else dst
+                if isinstance(seg, Dense):
+                    w = self.weight(seg.data, "A", f"A' rows {pos}..{pos + seg.rows - 1}: dense, {seg.rows}x{mat.cols}")
+                    calls.append(MatCall(w, seg.rows, mat.cols, src, d,
+                                         f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{mat.cols})"))
+                    ops += seg.rows * mat.cols
+                else:
+                    by_c.setdefault(seg.c_key, []).append((seg, pos, d))
+                pos += seg.rows
+        for key, segs in by_c.items():
+            C = segs[0][0].C
+            k = C.shape[0]
+            self.max_rank = max(self.max_rank, k)
+            wc = self.weight(C, "C", f"C of low-rank rows ({k}x{mat.cols}), from '{key}'")
+            calls.append(MatCall(wc, k, mat.cols, src, tmp,
+                                 f"Algorithm 1 line 2: t = C·x (rank {k}, shared by {len(segs)} segment(s))", zero_dst=k))
+            ops += k * mat.cols
+            for seg, pos, d in segs:
+                wb = self.weight(seg.B, "B", f"B of rows {pos}..{pos + seg.rows - 1} ({seg.rows}x{k})")
+                calls.append(MatCall(wb, seg.rows, k, tmp, d,
+                                     f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{k})"))
+                ops += seg.rows * k
+        return MatPlan(calls, ops)
+
+
+def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
+    H, G, B = layer.hidden, layer.gates, layer.batch
+    GH = G * H
+    T = prog.model.max_seq_len
+    dirs = []
+    max_rank = 0
+    for d in range(layer.num_directions):
+        pre = f"l{idx}_d{d}"
+        lw = _MatLowering(prog, f"{pre}_W")
+        proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True)
+        lr = _MatLowering(prog, f"{pre}_R")
+        if layer.kind == "gru" and not layer.linear_before_reset:
+            rec = [lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
+                   lr.plan(layer.R[d], [(2 * H, 3 * H, "g + 2 * H")], "rh", "cx", gemm=False)]
+        elif layer.kind == "gru":
+            rec = [lr.plan(layer.R[d], [(0, 2 * H, "g"), (2 * H, 3 * H, "hh")], "h", "cx", gemm=False)]
+        else:
+            rec = [lr.plan(layer.R[d], [(0, GH, "g")], "h", "cx", gemm=False)]
+        max_rank = max(max_rank, lw.max_rank, lr.max_rank)
+
+        proj_bias = rbh = peep = None
+        if layer.bias is not None:
+            wb, rb = layer.bias[d, :GH], layer.bias[d, GH:].copy()
+            fold = rb.copy()
+            if layer.kind == "gru" and layer.linear_before_reset:
+                rbh_vals = rb[2 * H:].copy()
+                fold[2 * H:] = 0.0  # Rbh stays inside r ⊙ (R_h·h + Rbh)
+                rbh = f"{pre}_Rbh"
+                prog.weights.append(WeightArray(rbh, rbh_vals.astype(np.float32), "Rbh (GRU, linear_before_reset=1)"))
+            proj_bias = f"{pre}_bias"
+            prog.weights.append(WeightArray(proj_bias, (wb + fold).astype(np.float32), "Wb + Rb folded into the input projection"))
+        if layer.peephole is not None:
+            peep = f"{pre}_P"
+            prog.weights.append(WeightArray(peep, layer.peephole[d].astype(np.float32), "peepholes P[iof]"))
+        dirs.append(Direction(d, layer.reversed_dir(d), proj, rec, proj_bias, rbh, peep, layer.activations[d]))
+
+    # Scratch region of this layer (offsets in floats, 64-byte aligned).
+    scratch, off = {}, 0
+    gru_lbr = layer.kind == "gru" and layer.linear_before_reset
+    for name, size in (("xw", T * B * GH), ("cxall", T * B * max_rank), ("g", GH), ("cx", max_rank),
+                       ("rh", H if layer.kind == "gru" and not gru_lbr else 0), ("hh", H if gru_lbr else 0),
+                       ("tmp", H if layer.kind == "lstm" else 0)):
+        if size:
+            scratch[name] = off
+            off += _align(size)
+    nd = layer.num_directions
+    code = LayerCode(idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off)
+    prog.state_floats += nd * B * H * (2 if layer.kind == "lstm" else 1)
+    return code
+
+
+# ------------------------------------------------------------------ memory plan
+def _plan_memory(prog: Program) -> None:
+    model = prog.model
+    T = model.max_seq_len
+    st = prog.storage
+    for i, t in enumerate(model.inputs):
+        st[t.name] = TensorStorage(t.name, f"in{i}", "input", index=i, dtype=t.dtype, dims=t.shape)
+    out_index = {t.name: i for i, t in enumerate(model.outputs)}
+    for name, arr in model.constants.items():
+        sym = f"const{len(prog.const_arrays)}"
+        prog.const_arrays.append((sym, "int32_t" if arr.dtype.kind in "iu" else "float", arr.reshape(-1).tolist()))
+        st[name] = TensorStorage(name, sym, "const", dtype=str(arr.dtype), dims=arr.shape)
+
+    # Lifetimes of arena tensors: [producer step, last consumer step].
+    def reads(op):
+        if isinstance(op, RecurrentLayer):
+            return [n for n in (op.x, op.seq_lens, op.initial_h, op.initial_c) if n]
+        return [op.input]
+
+    def writes(op):
+        if isinstance(op, RecurrentLayer):
+            return [n for n in (op.y, op.y_h, op.y_c) if n]
+        return [op.output]
+
+    alias: dict[str, str] = {}
+    for op in model.ops:
+        if isinstance(op, View) and op.output not in out_index:
+            alias[op.output] = alias.get(op.input, op.input)
+    life: dict[str, list[int]] = {}
+    for s, op in enumerate(model.ops):
+        for n in writes(op):
+            root = alias.get(n, n)
+            life.setdefault(root, [s, s])
+        for n in reads(op):
+            root = alias.get(n, n)
+            if root in life:
+                life[root][1] = s
+    for n in list(out_index):
+        root = alias.get(n, n)
+        if root in life:
+            life[root][1] = len(model.ops)
+
+    placed: list[tuple[int, int, int, int]] = []  # (offset, size, start, end)
+    arena = 0
+    for root, (a, b) in sorted(life.items(), key=lambda kv: kv[1][0]):
+        if root in out_index:
+            i = out_index[root]
+            st[root] = TensorStorage(root, f"out{i}", "output", index=i, dims=model.tensors[root].shape)
+            continue
+        size = _align(max_elems(model.tensors[root].shape, T))
+        busy = sorted((o, o + sz) for o, sz, s0, s1 in placed if not (s1 < a or s0 > b))
+        off = 0
+        for lo, hi in busy:
+            if off + size <= lo:
+                break
+            off = max(off, hi)
+        placed.append((off, size, a, b))
+        arena = max(arena, off + size)
+        st[root] = TensorStorage(root, f"t_{len(st)}", "arena", offset=off, dims=model.tensors[root].shape)
+    for n, root in alias.items():
+        if root in st:
+            base = st[root]
+            st[n] = TensorStorage(n, base.c_name, base.kind, base.index, base.offset, base.dtype, model.tensors[n].shape)
+    prog.arena_floats = arena
+
+
+def lower(model: Model) -> Program:
+    prog = Program(model)
+    for s, op in enumerate(model.ops):
+        if isinstance(op, RecurrentLayer):
+            code = _lower_layer(prog, len(prog.layers), op)
+            prog.layers.append(code)
+            prog.steps.append(("layer", code))
+            runtime_init = [n for n in (op.initial_h, op.initial_c)
+                            if n and n not in model.constants and n not in {t.name for t in model.inputs}]
+            if op.direction != "forward" or runtime_init:
+                prog.can_stream = False
+        elif isinstance(op, Transpose):
+            prog.steps.append(("transpose", op))
+        elif isinstance(op, View):
+            prog.steps.append(("view", op))
+        else:  # pragma: no cover - the reader only makes the ops above
+            raise HlfgenError(f"internal: no lowering for {type(op).__name__}")
+    prog.scratch_floats = max((lc.scratch_floats for lc in prog.layers), default=0)
+    prog.weight_bytes = 4 * sum(w.data.size for w in prog.weights)
+    _plan_memory(prog)
+    return prog

@@ -1,0 +1,31 @@
+/*
+ * hlf_ops.h - small element-wise helpers and data movement used by the
+ * generated layer code.
+ */
+#ifndef HLF_OPS_H
+#define HLF_OPS_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* Clamp x to [-c, c]: the ONNX `clip` attribute, applied to gate inputs. */
+static inline void hlf_f32_vclip(size_t n, float *x, float c) {
+    for (size_t i = 0; i < n; i++) {
+        x[i] = x[i] > c ? c : (x[i] < -c ? -c : x[i]);
+    }
+}
+
+/* x[i] += p[i] * c[i]: a peephole term P (.) C. */
+static inline void hlf_f32_vmuladd(size_t n, float *x, const float *p, const float *c) {
+    for (size_t i = 0; i < n; i++) {
+        x[i] += p[i] * c[i];
+    }
+}
+
+/*
+ * out = transpose(in, perm): in has `rank` dims; out's dim i is in's dim
+ * perm[i].  Both dense, C order.  rank <= 6.
+ */
+void hlf_transpose_f32(int rank, const long *dims, const int *perm, const float *in, float *out);
+
+#endif /* HLF_OPS_H */

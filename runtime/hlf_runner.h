@@ -1,0 +1,75 @@
+/*
+ * hlf_runner.h - the generic part of every generated <name>_run program.
+ *
+ * The generated runner (templates/runner.c.j2) describes the model's graph
+ * inputs and outputs in an hlf_model_desc, with static buffers sized for the
+ * build-time maxima, and calls hlf_runner_main().  No malloc anywhere.
+ *
+ * Command line (the runner contract):
+ *   <name>_run --input NAME=PATH.npy [--input ...] --out-dir DIR [--repeat N]
+ *              [--stream]
+ */
+#ifndef HLF_RUNNER_H
+#define HLF_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HLF_MAX_RANK 6
+
+enum hlf_dtype {
+    HLF_DTYPE_F32 = 1,  /* float32 .npy ('<f4') */
+    HLF_DTYPE_I32 = 2,  /* int32; the runner also accepts int64 .npy and narrows it */
+    HLF_DTYPE_I64 = 3   /* int64; the runner also accepts int32 .npy and widens it */
+};
+
+/*
+ * A graph input or output.  dims[i] >= 0 is a static extent; dims[i] < 0 is
+ * (-dims[i]) * T where T is the sequence length given at run time
+ * (1 <= T <= max_seq_len).
+ */
+typedef struct hlf_tensor_desc {
+    const char *name;
+    int dtype;                 /* enum hlf_dtype */
+    int rank;
+    long dims[HLF_MAX_RANK];
+    int optional;              /* inputs only: may be omitted */
+    void *buffer;              /* static storage for max_seq_len */
+    size_t capacity;           /* elements the buffer holds */
+    void *step_buffer;         /* static storage for one time step (T = 1),
+                                  used by --stream; NULL if it cannot stream */
+} hlf_tensor_desc;
+
+/*
+ * run(): runs the whole sequence of length seq_len from the initial state.
+ * inputs[i] is NULL for an omitted optional input; outputs[i] points to the
+ * output buffers.  Returns 0 on success, non-zero on bad arguments.
+ */
+typedef int (*hlf_run_fn)(int seq_len, const void *const *inputs, void *const *outputs);
+
+/*
+ * step(): streaming; consumes one time step (inputs with T = 1) and keeps the
+ * recurrent state; reset() sets the state from the initial-state inputs
+ * (NULL entries: zeros).  step/reset may be NULL when the model cannot stream
+ * (e.g. a reverse or bidirectional layer).
+ */
+typedef int (*hlf_step_fn)(const void *const *inputs, void *const *outputs);
+typedef int (*hlf_reset_fn)(const void *const *inputs);
+
+typedef struct hlf_model_desc {
+    const char *name;
+    int max_seq_len;
+    int num_inputs;
+    int num_outputs;
+    hlf_tensor_desc *inputs;
+    hlf_tensor_desc *outputs;
+    hlf_run_fn run;
+    hlf_step_fn step;
+    hlf_reset_fn reset;
+} hlf_model_desc;
+
+/* Parses argv, reads the .npy inputs, runs, writes DIR/<output>.npy.
+ * Returns the process exit code (0 ok, 2 usage or input error, 1 run error). */
+int hlf_runner_main(int argc, char **argv, const hlf_model_desc *model);
+
+#endif /* HLF_RUNNER_H */

@@ -1,0 +1,351 @@
+/*
+ * f32-gemv-acc-neon.c - hlf_f32_gemv_acc / hlf_f32_gemm_acc for AArch64 with
+ * arm_neon.h intrinsics (C99), for the packed panel layout of hlf_kernels.h:
+ * panel p holds, column after column, the HLF_NR = 8 weights of rows
+ * p*8 .. p*8+7, so one column of a panel is two q-registers.
+ *
+ * GEMV inner loop (one panel, 16 columns per iteration):
+ *   - weights: LD1 {v0.4s-v3.4s} (vld1q_f32_x4) loads two panel columns (16
+ *     floats, one 64-byte cache line when the panels are 64-byte aligned) in
+ *     one instruction;
+ *   - x: four q-registers (vld1q_f32_x4), used by lane (FMLA v.4s, v.4s,
+ *     v.s[k] = vfmaq_laneq_f32), so x is never broadcast separately;
+ *   - 8 accumulators: 4 columns x 2 q-registers, enough independent FMLA
+ *     chains to hide the FMLA latency; summed once per panel;
+ *   - one PRFM per 64 bytes of weights, HLF_NEON_PREFETCH_BYTES ahead.
+ * Per 16 columns x 8 rows = 128 MACs: 32 FMLA + 8 LD1x4 (weights) + 1 LD1x4
+ * (x) + 8 PRFM + loop control ~= 51 instructions = 0.40 instructions/MAC
+ * (0.34 with HLF_NEON_PREFETCH_BYTES = 0).
+ *
+ * Tails: columns n % 16 are done 4 at a time (one q-register of x), then one
+ * at a time (vld1q_dup_f32), so x is never read past x[n-1].  The last panel
+ * may hold fewer than 8 valid rows (zero-padded weights): it is computed in
+ * full but only the valid rows of y are read and written.
+ *
+ * GEMM: four vectors share each load of the weights (8 accumulators: 4
+ * vectors x 2 q-registers), so the weights are streamed once per 4 vectors.
+ * A group of 2 or 3 vectors runs the same 4-vector code with the missing
+ * vectors aliased to the last valid one (their results are discarded); a
+ * single left-over vector uses the GEMV panel code.
+ */
+#include <arm_neon.h>
+#include <stddef.h>
+
+#include "../hlf_kernels.h"
+
+/*
+ * Software prefetch distance for the weight stream, in bytes (0 disables the
+ * PRFM instructions; the Cortex-A73 hardware prefetcher also follows a
+ * sequential stream).  PRFM never faults, so prefetching past the end of the
+ * weights is harmless.
+ */
+#ifndef HLF_NEON_PREFETCH_BYTES
+#define HLF_NEON_PREFETCH_BYTES 512
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HLF_ALWAYS_INLINE inline __attribute__((always_inline))
+#define HLF_PREFETCH(p) __builtin_prefetch((p), 0, 0)
+#else
+#define HLF_ALWAYS_INLINE inline
+#define HLF_PREFETCH(p) ((void)(p))
+#endif
+
+#if HLF_NEON_PREFETCH_BYTES > 0
+#define HLF_PREFETCH_W(w) HLF_PREFETCH((const char *)(w) + HLF_NEON_PREFETCH_BYTES)
+#else
+#define HLF_PREFETCH_W(w) ((void)(w))
+#endif
+
+/*
+ * HLF_ADVANCE(w, k): w += k, then prefetch HLF_NEON_PREFETCH_BYTES past w.
+ *
+ * An empty asm that "may change" w hides the sequence of w += k steps from
+ * the compiler, which would otherwise rewrite the loads as base + constant
+ * offset addresses: LD1 multiple-register loads have no offset form, so that
+ * costs one address computation per load.  Behind the barrier each load
+ * becomes one post-incremented LD1 {v.4s-v.4s}, [w], #64.  The barrier emits
+ * no instruction; where it sits relative to the PRFM is chosen per compiler
+ * so that the pre-RA scheduler never keeps two versions of w alive (which
+ * costs a register copy per load).
+ */
+#if defined(__clang__)
+#define HLF_ADVANCE(w, k)          \
+    do {                           \
+        (w) += (k);                \
+        __asm__("" : "+r"(w));     \
+        HLF_PREFETCH_W(w);         \
+    } while (0)
+#elif defined(__GNUC__)
+#define HLF_ADVANCE(w, k)                  \
+    do {                                   \
+        (w) += (k);                        \
+        HLF_PREFETCH_W(w);                 \
+        __asm__ volatile("" : "+r"(w));    \
+    } while (0)
+#else
+#define HLF_ADVANCE(w, k)   \
+    do {                    \
+        (w) += (k);         \
+        HLF_PREFETCH_W(w);  \
+    } while (0)
+#endif
+
+#if HLF_NR != 8
+#error "f32-gemv-acc-neon.c is written for HLF_NR == 8 (two q-registers per panel column)"
+#endif
+
+/* Floats per panel column, per two panel columns (one LD1x4). */
+enum { COL = HLF_NR, COL2 = 2 * HLF_NR };
+
+/*
+ * y[0:mr] += lo:hi (the 8 panel rows), mr <= 8.  A full panel is one
+ * load-add-store of two q-registers; a short last panel goes through a stack
+ * buffer so y is never touched past row mr.
+ */
+static HLF_ALWAYS_INLINE void store_panel_acc(size_t mr, float32x4_t lo, float32x4_t hi,
+                                              float *HLF_RESTRICT y) {
+    if (mr == HLF_NR) {
+        vst1q_f32(y, vaddq_f32(vld1q_f32(y), lo));
+        vst1q_f32(y + 4, vaddq_f32(vld1q_f32(y + 4), hi));
+    } else {
+        float buf[HLF_NR];
+        vst1q_f32(buf, lo);
+        vst1q_f32(buf + 4, hi);
+        for (size_t r = 0; r < mr; r++) {
+            y[r] += buf[r];
+        }
+    }
+}
+
+/*
+ * Two panel columns: prefetch ahead, load the 16 weights at w with one
+ * post-incremented LD1x4, and accumulate them times lanes l0, l1 of xq:
+ *   a0l/a0h (rows 0-3/4-7) += column 0 * xq[l0],  a1l/a1h += column 1 * xq[l1].
+ */
+#define GEMV_COL2(wv, w, xq, l0, l1, a0l, a0h, a1l, a1h)  \
+    do {                                                  \
+        wv = vld1q_f32_x4(w);                             \
+        HLF_ADVANCE(w, COL2);                             \
+        a0l = vfmaq_laneq_f32(a0l, wv.val[0], xq, l0);    \
+        a0h = vfmaq_laneq_f32(a0h, wv.val[1], xq, l0);    \
+        a1l = vfmaq_laneq_f32(a1l, wv.val[2], xq, l1);    \
+        a1h = vfmaq_laneq_f32(a1h, wv.val[3], xq, l1);    \
+    } while (0)
+
+/*
+ * One panel of the GEMV: returns, in *lo and *hi, the 8 dot products of the
+ * panel rows with x[0:n].  w points at the panel (n columns of 8 floats).
+ */
+static HLF_ALWAYS_INLINE void gemv_panel(size_t n, const float *HLF_RESTRICT w,
+                                         const float *HLF_RESTRICT x, float32x4_t *lo,
+                                         float32x4_t *hi) {
+    /* acc{c}{l,h}: rows 0-3 / 4-7 for the columns j with j % 4 == c. */
+    float32x4_t acc0l = vdupq_n_f32(0.0f), acc0h = vdupq_n_f32(0.0f);
+    float32x4_t acc1l = vdupq_n_f32(0.0f), acc1h = vdupq_n_f32(0.0f);
+    float32x4_t acc2l = vdupq_n_f32(0.0f), acc2h = vdupq_n_f32(0.0f);
+    float32x4_t acc3l = vdupq_n_f32(0.0f), acc3h = vdupq_n_f32(0.0f);
+    size_t k = n;
+
+    /* Main loop: 16 columns = 128 weights = 8 LD1x4, x = one LD1x4. */
+    for (; k >= 16; k -= 16) {
+        const float32x4x4_t xv = vld1q_f32_x4(x);
+        x += 16;
+        float32x4x4_t wv;
+
+        /* Columns 0-3 of the block: x lanes xv.val[0][0..3]. */
+        GEMV_COL2(wv, w, xv.val[0], 0, 1, acc0l, acc0h, acc1l, acc1h);
+        GEMV_COL2(wv, w, xv.val[0], 2, 3, acc2l, acc2h, acc3l, acc3h);
+        /* Columns 4-7. */
+        GEMV_COL2(wv, w, xv.val[1], 0, 1, acc0l, acc0h, acc1l, acc1h);
+        GEMV_COL2(wv, w, xv.val[1], 2, 3, acc2l, acc2h, acc3l, acc3h);
+        /* Columns 8-11. */
+        GEMV_COL2(wv, w, xv.val[2], 0, 1, acc0l, acc0h, acc1l, acc1h);
+        GEMV_COL2(wv, w, xv.val[2], 2, 3, acc2l, acc2h, acc3l, acc3h);
+        /* Columns 12-15. */
+        GEMV_COL2(wv, w, xv.val[3], 0, 1, acc0l, acc0h, acc1l, acc1h);
+        GEMV_COL2(wv, w, xv.val[3], 2, 3, acc2l, acc2h, acc3l, acc3h);
+    }
+
+    /* Column tail, 4 at a time: one q-register of x. */
+    for (; k >= 4; k -= 4) {
+        const float32x4_t xq = vld1q_f32(x);
+        x += 4;
+        const float32x4x4_t w01 = vld1q_f32_x4(w);
+        const float32x4x4_t w23 = vld1q_f32_x4(w + COL2);
+        w += 2 * COL2;
+        acc0l = vfmaq_laneq_f32(acc0l, w01.val[0], xq, 0);
+        acc0h = vfmaq_laneq_f32(acc0h, w01.val[1], xq, 0);
+        acc1l = vfmaq_laneq_f32(acc1l, w01.val[2], xq, 1);
+        acc1h = vfmaq_laneq_f32(acc1h, w01.val[3], xq, 1);
+        acc2l = vfmaq_laneq_f32(acc2l, w23.val[0], xq, 2);
+        acc2h = vfmaq_laneq_f32(acc2h, w23.val[1], xq, 2);
+        acc3l = vfmaq_laneq_f32(acc3l, w23.val[2], xq, 3);
+        acc3h = vfmaq_laneq_f32(acc3h, w23.val[3], xq, 3);
+    }
+
+    /* Last 0-3 columns, one at a time (x broadcast from memory). */
+    for (; k > 0; k--) {
+        const float32x4_t xs = vld1q_dup_f32(x);
+        x += 1;
+        acc0l = vfmaq_f32(acc0l, vld1q_f32(w), xs);
+        acc0h = vfmaq_f32(acc0h, vld1q_f32(w + 4), xs);
+        w += COL;
+    }
+
+    /* Sum the four column-phase accumulators. */
+    *lo = vaddq_f32(vaddq_f32(acc0l, acc1l), vaddq_f32(acc2l, acc3l));
+    *hi = vaddq_f32(vaddq_f32(acc0h, acc1h), vaddq_f32(acc2h, acc3h));
+}
+
+void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a_packed,
+                      const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    /* One pass over x per panel of 8 rows; the panel stride is n columns. */
+    for (size_t i = 0; i < m; i += HLF_NR) {
+        const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
+        float32x4_t lo, hi;
+        gemv_panel(n, a_packed, x, &lo, &hi);
+        store_panel_acc(mr, lo, hi, y + i);
+        a_packed += n * HLF_NR;
+    }
+}
+
+/*
+ * One panel for four vectors x0..x3 (each n floats): the 8 panel rows dotted
+ * with each vector are added to y0..y3 (mr valid rows each).  nvr (1..4) is
+ * the number of distinct vectors: results for v >= nvr are not stored.
+ */
+static HLF_ALWAYS_INLINE void gemm_panel_4v(size_t nvr, size_t mr, size_t n,
+                                            const float *HLF_RESTRICT w,
+                                            const float *x0, const float *x1,
+                                            const float *x2, const float *x3,
+                                            float *y0, float *y1, float *y2, float *y3) {
+    /* acc{v}{l,h}: rows 0-3 / 4-7 for vector v. */
+    float32x4_t acc0l = vdupq_n_f32(0.0f), acc0h = vdupq_n_f32(0.0f);
+    float32x4_t acc1l = vdupq_n_f32(0.0f), acc1h = vdupq_n_f32(0.0f);
+    float32x4_t acc2l = vdupq_n_f32(0.0f), acc2h = vdupq_n_f32(0.0f);
+    float32x4_t acc3l = vdupq_n_f32(0.0f), acc3h = vdupq_n_f32(0.0f);
+    size_t k = n;
+
+    /* Main loop: 4 columns; each weight column feeds all four vectors. */
+    for (; k >= 4; k -= 4) {
+        const float32x4_t xq0 = vld1q_f32(x0);
+        const float32x4_t xq1 = vld1q_f32(x1);
+        const float32x4_t xq2 = vld1q_f32(x2);
+        const float32x4_t xq3 = vld1q_f32(x3);
+        x0 += 4;
+        x1 += 4;
+        x2 += 4;
+        x3 += 4;
+
+        /* Columns 0 and 1. */
+        HLF_PREFETCH_W(w);
+        float32x4x4_t wv = vld1q_f32_x4(w);
+        acc0l = vfmaq_laneq_f32(acc0l, wv.val[0], xq0, 0);
+        acc0h = vfmaq_laneq_f32(acc0h, wv.val[1], xq0, 0);
+        acc1l = vfmaq_laneq_f32(acc1l, wv.val[0], xq1, 0);
+        acc1h = vfmaq_laneq_f32(acc1h, wv.val[1], xq1, 0);
+        acc2l = vfmaq_laneq_f32(acc2l, wv.val[0], xq2, 0);
+        acc2h = vfmaq_laneq_f32(acc2h, wv.val[1], xq2, 0);
+        acc3l = vfmaq_laneq_f32(acc3l, wv.val[0], xq3, 0);
+        acc3h = vfmaq_laneq_f32(acc3h, wv.val[1], xq3, 0);
+        acc0l = vfmaq_laneq_f32(acc0l, wv.val[2], xq0, 1);
+        acc0h = vfmaq_laneq_f32(acc0h, wv.val[3], xq0, 1);
+        acc1l = vfmaq_laneq_f32(acc1l, wv.val[2], xq1, 1);
+        acc1h = vfmaq_laneq_f32(acc1h, wv.val[3], xq1, 1);
+        acc2l = vfmaq_laneq_f32(acc2l, wv.val[2], xq2, 1);
+        acc2h = vfmaq_laneq_f32(acc2h, wv.val[3], xq2, 1);
+        acc3l = vfmaq_laneq_f32(acc3l, wv.val[2], xq3, 1);
+        acc3h = vfmaq_laneq_f32(acc3h, wv.val[3], xq3, 1);
+
+        /* Columns 2 and 3. */
+        HLF_PREFETCH_W(w + COL2);
+        wv = vld1q_f32_x4(w + COL2);
+        acc0l = vfmaq_laneq_f32(acc0l, wv.val[0], xq0, 2);
+        acc0h = vfmaq_laneq_f32(acc0h, wv.val[1], xq0, 2);
+        acc1l = vfmaq_laneq_f32(acc1l, wv.val[0], xq1, 2);
+        acc1h = vfmaq_laneq_f32(acc1h, wv.val[1], xq1, 2);
+        acc2l = vfmaq_laneq_f32(acc2l, wv.val[0], xq2, 2);
+        acc2h = vfmaq_laneq_f32(acc2h, wv.val[1], xq2, 2);
+        acc3l = vfmaq_laneq_f32(acc3l, wv.val[0], xq3, 2);
+        acc3h = vfmaq_laneq_f32(acc3h, wv.val[1], xq3, 2);
+        acc0l = vfmaq_laneq_f32(acc0l, wv.val[2], xq0, 3);
+        acc0h = vfmaq_laneq_f32(acc0h, wv.val[3], xq0, 3);
+        acc1l = vfmaq_laneq_f32(acc1l, wv.val[2], xq1, 3);
+        acc1h = vfmaq_laneq_f32(acc1h, wv.val[3], xq1, 3);
+        acc2l = vfmaq_laneq_f32(acc2l, wv.val[2], xq2, 3);
+        acc2h = vfmaq_laneq_f32(acc2h, wv.val[3], xq2, 3);
+        acc3l = vfmaq_laneq_f32(acc3l, wv.val[2], xq3, 3);
+        acc3h = vfmaq_laneq_f32(acc3h, wv.val[3], xq3, 3);
+
+        w += 2 * COL2;
+    }
+
+    /* Last 0-3 columns, one at a time (x broadcast from memory). */
+    for (; k > 0; k--) {
+        const float32x4_t wl = vld1q_f32(w);
+        const float32x4_t wh = vld1q_f32(w + 4);
+        w += COL;
+        const float32x4_t xs0 = vld1q_dup_f32(x0++);
+        const float32x4_t xs1 = vld1q_dup_f32(x1++);
+        const float32x4_t xs2 = vld1q_dup_f32(x2++);
+        const float32x4_t xs3 = vld1q_dup_f32(x3++);
+        acc0l = vfmaq_f32(acc0l, wl, xs0);
+        acc0h = vfmaq_f32(acc0h, wh, xs0);
+        acc1l = vfmaq_f32(acc1l, wl, xs1);
+        acc1h = vfmaq_f32(acc1h, wh, xs1);
+        acc2l = vfmaq_f32(acc2l, wl, xs2);
+        acc2h = vfmaq_f32(acc2h, wh, xs2);
+        acc3l = vfmaq_f32(acc3l, wl, xs3);
+        acc3h = vfmaq_f32(acc3h, wh, xs3);
+    }
+
+    /* y_v[0:mr] += acc_v for the nvr distinct vectors. */
+    store_panel_acc(mr, acc0l, acc0h, y0);
+    if (nvr > 1) {
+        store_panel_acc(mr, acc1l, acc1h, y1);
+    }
+    if (nvr > 2) {
+        store_panel_acc(mr, acc2l, acc2h, y2);
+    }
+    if (nvr > 3) {
+        store_panel_acc(mr, acc3l, acc3h, y3);
+    }
+}
+
+void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
+                      const float *HLF_RESTRICT a_packed,
+                      const float *HLF_RESTRICT x, size_t ldx,
+                      float *HLF_RESTRICT y, size_t ldy) {
+    const size_t panel_floats = n * HLF_NR;
+
+    /* Groups of up to 4 vectors; panels inside, so each group streams the
+     * weights once. */
+    for (size_t v = 0; v < nv; v += 4) {
+        const size_t nvr = nv - v < 4 ? nv - v : 4;
+        const float *xv = x + v * ldx;
+        float *yv = y + v * ldy;
+
+        if (nvr == 1) {
+            /* A single vector: the GEMV panel loop (no wasted lanes). */
+            hlf_f32_gemv_acc(m, n, a_packed, xv, yv);
+            continue;
+        }
+
+        /* Vectors past nvr alias the last valid one (their y is never stored). */
+        const float *x0 = xv;
+        const float *x1 = xv + ldx;
+        const float *x2 = nvr > 2 ? xv + 2 * ldx : x1;
+        const float *x3 = nvr > 3 ? xv + 3 * ldx : x2;
+        float *y0 = yv;
+        float *y1 = yv + ldy;
+        float *y2 = nvr > 2 ? yv + 2 * ldy : y1;
+        float *y3 = nvr > 3 ? yv + 3 * ldy : y2;
+        const float *w = a_packed;
+        for (size_t i = 0; i < m; i += HLF_NR) {
+            const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
+            gemm_panel_4v(nvr, mr, n, w, x0, x1, x2, x3, y0 + i, y1 + i, y2 + i, y3 + i);
+            w += panel_floats;
+        }
+    }
+}
