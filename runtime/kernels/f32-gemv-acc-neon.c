@@ -59,37 +59,47 @@
 
 /*
  * HLF_ADVANCE(w, k): w += k, then prefetch HLF_NEON_PREFETCH_BYTES past w.
+ * HLF_ADVANCE_X(x, k): x += k.
  *
- * An empty asm that "may change" w hides the sequence of w += k steps from
- * the compiler, which would otherwise rewrite the loads as base + constant
- * offset addresses: LD1 multiple-register loads have no offset form, so that
- * costs one address computation per load.  Behind the barrier each load
- * becomes one post-incremented LD1 {v.4s-v.4s}, [w], #64.  The barrier emits
- * no instruction; where it sits relative to the PRFM is chosen per compiler
- * so that the pre-RA scheduler never keeps two versions of w alive (which
- * costs a register copy per load).
+ * An empty asm that "may change" the pointer hides the sequence of += k
+ * steps from the compiler, which would otherwise rewrite the loads as base +
+ * constant offset addresses: LD1 multiple-register loads have no offset
+ * form, so that costs one address computation per load.  Behind the barrier
+ * each load becomes one post-incremented LD1 {v.4s-v.4s}, [w], #64.  The
+ * barrier emits no instruction; where it sits relative to the PRFM is chosen
+ * per compiler so that the pre-RA scheduler never keeps two versions of w
+ * alive (which costs a register copy per load).  Checked with GCC 12 and
+ * clang 14 (tests/test_neon_kernels.py counts the executed instructions).
  */
 #if defined(__clang__)
-#define HLF_ADVANCE(w, k)          \
-    do {                           \
-        (w) += (k);                \
-        __asm__("" : "+r"(w));     \
-        HLF_PREFETCH_W(w);         \
+#define HLF_PTR_BARRIER(p) __asm__("" : "+r"(p))
+#define HLF_ADVANCE(w, k)       \
+    do {                        \
+        (w) += (k);             \
+        HLF_PTR_BARRIER(w);     \
+        HLF_PREFETCH_W(w);      \
     } while (0)
 #elif defined(__GNUC__)
-#define HLF_ADVANCE(w, k)                  \
-    do {                                   \
-        (w) += (k);                        \
-        HLF_PREFETCH_W(w);                 \
-        __asm__ volatile("" : "+r"(w));    \
+#define HLF_PTR_BARRIER(p) __asm__ volatile("" : "+r"(p))
+#define HLF_ADVANCE(w, k)       \
+    do {                        \
+        (w) += (k);             \
+        HLF_PREFETCH_W(w);      \
+        HLF_PTR_BARRIER(w);     \
     } while (0)
 #else
-#define HLF_ADVANCE(w, k)   \
-    do {                    \
-        (w) += (k);         \
-        HLF_PREFETCH_W(w);  \
+#define HLF_PTR_BARRIER(p) ((void)0)
+#define HLF_ADVANCE(w, k)       \
+    do {                        \
+        (w) += (k);             \
+        HLF_PREFETCH_W(w);      \
     } while (0)
 #endif
+#define HLF_ADVANCE_X(x, k)     \
+    do {                        \
+        (x) += (k);             \
+        HLF_PTR_BARRIER(x);     \
+    } while (0)
 
 #if HLF_NR != 8
 #error "f32-gemv-acc-neon.c is written for HLF_NR == 8 (two q-registers per panel column)"
@@ -148,9 +158,9 @@ static HLF_ALWAYS_INLINE void gemv_panel(size_t n, const float *HLF_RESTRICT w,
     size_t k = n;
 
     /* Main loop: 16 columns = 128 weights = 8 LD1x4, x = one LD1x4. */
-    for (; k >= 16; k -= 16) {
+    for (size_t nb = k / 16; nb != 0; nb--) {
         const float32x4x4_t xv = vld1q_f32_x4(x);
-        x += 16;
+        HLF_ADVANCE_X(x, 16);
         float32x4x4_t wv;
 
         /* Columns 0-3 of the block: x lanes xv.val[0][0..3]. */
@@ -167,13 +177,15 @@ static HLF_ALWAYS_INLINE void gemv_panel(size_t n, const float *HLF_RESTRICT w,
         GEMV_COL2(wv, w, xv.val[3], 2, 3, acc2l, acc2h, acc3l, acc3h);
     }
 
+    k %= 16;
     /* Column tail, 4 at a time: one q-register of x. */
     for (; k >= 4; k -= 4) {
         const float32x4_t xq = vld1q_f32(x);
         x += 4;
         const float32x4x4_t w01 = vld1q_f32_x4(w);
-        const float32x4x4_t w23 = vld1q_f32_x4(w + COL2);
-        w += 2 * COL2;
+        HLF_ADVANCE(w, COL2);
+        const float32x4x4_t w23 = vld1q_f32_x4(w);
+        HLF_ADVANCE(w, COL2);
         acc0l = vfmaq_laneq_f32(acc0l, w01.val[0], xq, 0);
         acc0h = vfmaq_laneq_f32(acc0h, w01.val[1], xq, 0);
         acc1l = vfmaq_laneq_f32(acc1l, w01.val[2], xq, 1);
@@ -211,6 +223,24 @@ void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a_packed,
 }
 
 /*
+ * One panel column at wp for the four vectors of gemm_panel_4v: the 8
+ * weights times lane `lane` of each vector's x register xq0..xq3.
+ */
+#define GEMM_COL(wp, lane)                                       \
+    do {                                                         \
+        const float32x4_t wl_ = vld1q_f32(wp);                   \
+        const float32x4_t wh_ = vld1q_f32((wp) + 4);             \
+        acc0l = vfmaq_laneq_f32(acc0l, wl_, xq0, lane);          \
+        acc0h = vfmaq_laneq_f32(acc0h, wh_, xq0, lane);          \
+        acc1l = vfmaq_laneq_f32(acc1l, wl_, xq1, lane);          \
+        acc1h = vfmaq_laneq_f32(acc1h, wh_, xq1, lane);          \
+        acc2l = vfmaq_laneq_f32(acc2l, wl_, xq2, lane);          \
+        acc2h = vfmaq_laneq_f32(acc2h, wh_, xq2, lane);          \
+        acc3l = vfmaq_laneq_f32(acc3l, wl_, xq3, lane);          \
+        acc3h = vfmaq_laneq_f32(acc3h, wh_, xq3, lane);          \
+    } while (0)
+
+/*
  * One panel for four vectors x0..x3 (each n floats): the 8 panel rows dotted
  * with each vector are added to y0..y3 (mr valid rows each).  nvr (1..4) is
  * the number of distinct vectors: results for v >= nvr are not stored.
@@ -238,47 +268,15 @@ static HLF_ALWAYS_INLINE void gemm_panel_4v(size_t nvr, size_t mr, size_t n,
         x2 += 4;
         x3 += 4;
 
-        /* Columns 0 and 1. */
+        /* Columns 0-3: 8 weight q-registers (LDP q pairs), each used by
+         * the four vectors. */
         HLF_PREFETCH_W(w);
-        float32x4x4_t wv = vld1q_f32_x4(w);
-        acc0l = vfmaq_laneq_f32(acc0l, wv.val[0], xq0, 0);
-        acc0h = vfmaq_laneq_f32(acc0h, wv.val[1], xq0, 0);
-        acc1l = vfmaq_laneq_f32(acc1l, wv.val[0], xq1, 0);
-        acc1h = vfmaq_laneq_f32(acc1h, wv.val[1], xq1, 0);
-        acc2l = vfmaq_laneq_f32(acc2l, wv.val[0], xq2, 0);
-        acc2h = vfmaq_laneq_f32(acc2h, wv.val[1], xq2, 0);
-        acc3l = vfmaq_laneq_f32(acc3l, wv.val[0], xq3, 0);
-        acc3h = vfmaq_laneq_f32(acc3h, wv.val[1], xq3, 0);
-        acc0l = vfmaq_laneq_f32(acc0l, wv.val[2], xq0, 1);
-        acc0h = vfmaq_laneq_f32(acc0h, wv.val[3], xq0, 1);
-        acc1l = vfmaq_laneq_f32(acc1l, wv.val[2], xq1, 1);
-        acc1h = vfmaq_laneq_f32(acc1h, wv.val[3], xq1, 1);
-        acc2l = vfmaq_laneq_f32(acc2l, wv.val[2], xq2, 1);
-        acc2h = vfmaq_laneq_f32(acc2h, wv.val[3], xq2, 1);
-        acc3l = vfmaq_laneq_f32(acc3l, wv.val[2], xq3, 1);
-        acc3h = vfmaq_laneq_f32(acc3h, wv.val[3], xq3, 1);
-
-        /* Columns 2 and 3. */
         HLF_PREFETCH_W(w + COL2);
-        wv = vld1q_f32_x4(w + COL2);
-        acc0l = vfmaq_laneq_f32(acc0l, wv.val[0], xq0, 2);
-        acc0h = vfmaq_laneq_f32(acc0h, wv.val[1], xq0, 2);
-        acc1l = vfmaq_laneq_f32(acc1l, wv.val[0], xq1, 2);
-        acc1h = vfmaq_laneq_f32(acc1h, wv.val[1], xq1, 2);
-        acc2l = vfmaq_laneq_f32(acc2l, wv.val[0], xq2, 2);
-        acc2h = vfmaq_laneq_f32(acc2h, wv.val[1], xq2, 2);
-        acc3l = vfmaq_laneq_f32(acc3l, wv.val[0], xq3, 2);
-        acc3h = vfmaq_laneq_f32(acc3h, wv.val[1], xq3, 2);
-        acc0l = vfmaq_laneq_f32(acc0l, wv.val[2], xq0, 3);
-        acc0h = vfmaq_laneq_f32(acc0h, wv.val[3], xq0, 3);
-        acc1l = vfmaq_laneq_f32(acc1l, wv.val[2], xq1, 3);
-        acc1h = vfmaq_laneq_f32(acc1h, wv.val[3], xq1, 3);
-        acc2l = vfmaq_laneq_f32(acc2l, wv.val[2], xq2, 3);
-        acc2h = vfmaq_laneq_f32(acc2h, wv.val[3], xq2, 3);
-        acc3l = vfmaq_laneq_f32(acc3l, wv.val[2], xq3, 3);
-        acc3h = vfmaq_laneq_f32(acc3h, wv.val[3], xq3, 3);
-
-        w += 2 * COL2;
+        GEMM_COL(w + 0 * COL, 0);
+        GEMM_COL(w + 1 * COL, 1);
+        GEMM_COL(w + 2 * COL, 2);
+        GEMM_COL(w + 3 * COL, 3);
+        w += 4 * COL;
     }
 
     /* Last 0-3 columns, one at a time (x broadcast from memory). */
