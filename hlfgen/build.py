@@ -17,15 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import resources
 from .emit import render
 from .errors import HlfgenError
 from .ir import Model
 from .lower import Program, lower
-from .reader import read_model
+from .reader import RESERVED_NAMES, read_model
+from .remote import parse_runner
 
 TARGETS = ("host", "cortex-a73", "aarch64")
-AARCH64_SYSROOT = "/usr/aarch64-linux-gnu"
 
 
 @dataclass
@@ -58,8 +57,8 @@ def generate(
     """`hlfgen build`: read, lower and render the model into out_dir."""
     if target not in TARGETS:
         raise HlfgenError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
-    if name is not None and not name.isidentifier():
-        raise HlfgenError(f"--name '{name}' is not a C identifier")
+    if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES):
+        raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
     prog = lower(model)
     out_dir = Path(out_dir).resolve()
@@ -144,18 +143,6 @@ def _run_tool(args: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed ({shlex.join(args)}):\n" + "\n".join(tail))
 
 
-def runner_prefix(target: str, runner: str | None = None) -> list[str]:
-    """Command prefix that executes an aarch64 binary here (qemu) or nothing on the host."""
-    if runner and runner not in ("local", "qemu"):
-        return shlex.split(runner)
-    if is_aarch64(target) or runner == "qemu":
-        qemu = shutil.which("qemu-aarch64")
-        if not qemu:
-            raise HlfgenError("running aarch64 code here needs qemu-user: apt-get install qemu-user")
-        return [qemu, "-L", AARCH64_SYSROOT]
-    return []
-
-
 def run_runner(
     runner: str | os.PathLike,
     inputs: dict[str, np.ndarray],
@@ -164,27 +151,24 @@ def run_runner(
     work_dir: str | os.PathLike | None = None,
     repeat: int | None = None,
     stream: bool = False,
-    prefix: list[str] | None = None,
-    output_names: list[str] | None = None,
+    runner_spec: str | None = None,
 ) -> tuple[dict[str, np.ndarray], float | None]:
-    """Run a compiled runner on numpy inputs; returns (outputs, mean microseconds or None)."""
+    """Run a compiled runner on numpy inputs; returns (outputs by file stem, mean microseconds or None).
+
+    runner_spec: where it executes (remote.parse_runner): None = here, under qemu for aarch64.
+    """
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="hlfgen-run-")) if own else Path(work_dir)
     try:
         work.mkdir(parents=True, exist_ok=True)
-        args = list(prefix if prefix is not None else runner_prefix(target)) + [str(runner)]
+        files = {}
         for i, (name, arr) in enumerate(inputs.items()):
-            p = work / f"input{i}.npy"
-            np.save(p, np.ascontiguousarray(arr))
-            args += ["--input", f"{name}={p}"]
+            files[name] = work / f"input{i}.npy"
+            np.save(files[name], np.ascontiguousarray(arr))
         out = work / "out"
         out.mkdir(exist_ok=True)
-        args += ["--out-dir", str(out)]
-        if repeat:
-            args += ["--repeat", str(repeat)]
-        if stream:
-            args.append("--stream")
-        proc = subprocess.run(args, capture_output=True, text=True)
+        extra = (["--repeat", str(repeat)] if repeat else []) + (["--stream"] if stream else [])
+        proc = parse_runner(runner_spec, target).execute(Path(runner), files, out, extra)
         if proc.returncode != 0:
             raise RuntimeError(f"runner failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
         mean_us = None
@@ -194,14 +178,7 @@ def run_runner(
         outputs = {}
         for p in sorted(out.glob("*.npy")):
             outputs[p.stem] = np.load(p)
-        if output_names is not None:
-            outputs = {n: outputs[_sanitize(n)] for n in output_names}
         return outputs, mean_us
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def _sanitize(name: str) -> str:
-    """The runner's file name for an output (characters outside [A-Za-z0-9._-] become '_')."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)

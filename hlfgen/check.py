@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import compile_out, generate, run_runner, runner_prefix
+from .build import compile_out, generate, run_runner
 from .errors import HlfgenError
 from .ir import Model
 from .reader import load_onnx
@@ -150,8 +150,7 @@ def check(
         feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)
         expected, oracle = oracle_outputs(model_path, feeds)
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)
-        outputs, _ = run_runner(exe, feeds, target=target, work_dir=work / "run", stream=stream,
-                                prefix=runner_prefix(target, runner))
+        outputs, _ = run_runner(exe, feeds, target=target, work_dir=work / "run", stream=stream, runner_spec=runner)
         by_name = {}
         for t in gen.model.outputs:
             key = re.sub(r"[^A-Za-z0-9._-]", "_", t.name)

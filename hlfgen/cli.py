@@ -44,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
     c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
 
+    r = sub.add_parser("run", help="build and run a model on .npy inputs (here, under qemu, or on a board)")
+    r.add_argument("model")
+    r.add_argument("--input", action="append", default=[], metavar="NAME=PATH.npy", help="a graph input (repeat)")
+    r.add_argument("--out-dir", required=True, help="where <output>.npy files go")
+    r.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
+    r.add_argument("--runner", help="local, qemu, ssh://user@host[:port][/dir], adb, or a command prefix")
+    r.add_argument("--repeat", type=_positive, help="run N times and print the mean time per run")
+    r.add_argument("--stream", action="store_true", help="feed one step at a time through the streaming API")
+    r.add_argument("--batch", type=_positive)
+    r.add_argument("--max-seq-len", type=_positive)
+    r.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
+
     i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
@@ -104,6 +116,41 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_run(args) -> int:
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from .build import compile_out, generate, run_runner
+
+    feeds = {}
+    for spec in args.input:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise HlfgenError(f"--input '{spec}' is not NAME=PATH.npy")
+        try:
+            feeds[name] = np.load(path)
+        except (OSError, ValueError) as e:
+            raise HlfgenError(f"--input {name}: cannot read {path} ({e})") from None
+    work = Path(tempfile.mkdtemp(prefix="hlfgen-run-"))
+    try:
+        gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len)
+        exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
+        outputs, mean_us = run_runner(exe, feeds, target=args.target, work_dir=work / "run", repeat=args.repeat,
+                                      stream=args.stream, runner_spec=args.runner)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, arr in outputs.items():
+        np.save(out / f"{name}.npy", arr)
+        print(f"{out / (name + '.npy')}: {arr.dtype} {list(arr.shape)}")
+    if mean_us is not None:
+        print(f"mean_us={mean_us:.3f} repeat={args.repeat}")
+    return 0
+
+
 def cmd_inspect(args) -> int:
     from .inspect import inspect_model, format_inspection
 
@@ -138,6 +185,7 @@ def cmd_example(args) -> int:
 COMMANDS = {
     "build": cmd_build,
     "check": cmd_check,
+    "run": cmd_run,
     "inspect": cmd_inspect,
     "plan": cmd_plan,
     "example": cmd_example,

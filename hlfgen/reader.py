@@ -67,12 +67,22 @@ ONNX_DTYPES = {
 }
 
 
+# Names that would clash with system libraries (lib<name>.a) or C keywords.
+RESERVED_NAMES = {"m", "c", "dl", "rt", "pthread", "main", "model", "int", "float", "void", "static", "const"}
+
+
 def c_identifier(text: str) -> str:
     """A C identifier made from a file name or tensor name."""
     ident = re.sub(r"[^0-9A-Za-z_]", "_", text)
     if not ident or ident[0].isdigit():
         ident = "m_" + ident
     return ident
+
+
+def model_name(path) -> str:
+    """Default model name: a C identifier from the file name, never a reserved one."""
+    ident = c_identifier(Path(path).name.split(".")[0])
+    return ident + "_model" if ident in RESERVED_NAMES else ident
 
 
 def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
@@ -100,7 +110,7 @@ def read_model(
     proto = load_onnx(path)
     reader = _Reader(proto, batch, max_seq_len)
     model = reader.run()
-    model.name = name or c_identifier(Path(path).name.split(".")[0])
+    model.name = name or model_name(path)
     model.source = str(path)
     return model
 
