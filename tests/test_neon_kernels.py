@@ -21,10 +21,12 @@ missing.  Run with -s to see the measured errors and instruction counts.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +139,6 @@ class Variant:
         cmd = ([QEMU, "-L", SYSROOT] if self.emulate else []) + [self.exe, inp, out]
         _run(cmd, timeout=120)
         return out.read_bytes()
-
-
-def _clang_links() -> bool:
-    return HAVE_CLANG and HAVE_CROSS
 
 
 VARIANTS = {
@@ -515,3 +513,26 @@ def test_gemm_instructions_per_mac(count_mod, count_exe):
     per_mac = sum(res["regions"].values()) / (2 * m * n * nv)
     print(f"\nhlf_f32_gemm_acc nv={nv} {m}x{n}: {per_mac:.4f} instructions/MAC")
     assert per_mac <= INSN_PER_MAC_MAX
+
+
+def test_insn_count_plugin_modes_and_cli(count_mod, count_exe):
+    """nm address ranges, QEMU's symbol lookup, an explicit range and the CLI
+    all count the same instructions; the whole-program histogram adds up."""
+    exe, _ = count_exe
+    argv = [exe, 24, 20, 3]
+    by_nm = count_mod.count_instructions(argv, symbols=["hlf_f32_gemv_acc"], symbol_mode="nm")
+    by_qemu = count_mod.count_instructions(argv, symbols=["hlf_f32_gemv_acc"],
+                                           symbol_mode="qemu")
+    (lo, hi), = count_mod.symbol_ranges(exe)["hlf_f32_gemv_acc"]
+    by_range = count_mod.count_instructions(argv, ranges=[(lo, hi, "k")])
+    n = by_nm["regions"]["hlf_f32_gemv_acc"]
+    assert n > 0
+    assert by_qemu["regions"]["hlf_f32_gemv_acc"] == n == by_range["regions"]["k"]
+    assert by_nm["hist"]["hlf_f32_gemv_acc"] == by_range["hist"]["k"]
+    assert sum(by_nm["hist"]["hlf_f32_gemv_acc"].values()) == n
+    whole = count_mod.count_instructions(argv)
+    assert sum(whole["hist"]["*"].values()) == whole["total"] >= n
+    cli = subprocess.run([sys.executable, COUNT_PY, "--sym", "hlf_f32_gemv_acc", "--json",
+                          "--", *map(str, argv)], capture_output=True, text=True, check=True)
+    report = json.loads(cli.stdout[cli.stdout.index("{"):])
+    assert report["regions"]["hlf_f32_gemv_acc"] == n and report["returncode"] == 0

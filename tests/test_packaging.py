@@ -77,7 +77,8 @@ def test_resources_found():
         path = fn()
         assert path.name == d
         for f in source_files(d):  # every file of the source tree is there
-            assert (path / f.split("/", 1)[1]).is_file(), f
+            assert (path / f.split("/", 1)[1]).is_file(), \
+                f"{f} not in {path} (stale install? re-run tools/install.sh)"
     assert (resources.toolchains_dir() / "aarch64-linux-gnu.cmake").is_file()
     assert (resources.runtime_dir() / "hlf_runner.h").is_file()
 

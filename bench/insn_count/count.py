@@ -142,19 +142,26 @@ def parse_report(text: str) -> dict:
 def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True,
                        qemu: str = QEMU, sysroot: str | None = SYSROOT,
                        cache: Path | None = None, timeout: float | None = 600,
-                       check: bool = True, stdin: bytes | None = None) -> dict:
+                       check: bool = True, stdin: bytes | None = None,
+                       symbol_mode: str = "auto") -> dict:
     """Runs argv[0] (an AArch64 ELF) under qemu with the counting plugin.
 
     symbols: function names to count in (all their definitions).
     ranges: (lo, hi) or (lo, hi, label) tuples, lo <= pc < hi.
+    symbol_mode: "nm" (address ranges from nm; fixed-address executables
+    only), "qemu" (the plugin asks QEMU which symbol holds each instruction),
+    or "auto" (nm for ET_EXEC, else qemu).
     Returns {"total", "regions": {label: count}, "hist": {label: {mnemonic:
     count}} ("*" = whole program when no symbol/range is given),
     "returncode", "stdout", "stderr"} (stdout/stderr as bytes).
     """
     lib = build_plugin(cache)
     args = []
+    if symbol_mode not in ("auto", "nm", "qemu"):
+        raise ValueError(f"symbol_mode must be auto, nm or qemu, not {symbol_mode!r}")
     if symbols:
-        if elf_is_fixed_address(argv[0]):
+        use_nm = symbol_mode == "nm" or (symbol_mode == "auto" and elf_is_fixed_address(argv[0]))
+        if use_nm:
             table = symbol_ranges(argv[0])
             for name in symbols:
                 if name not in table:
@@ -167,14 +174,15 @@ def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True
         lo, hi = int(r[0]), int(r[1])
         label = r[2] if len(r) > 2 else f"{lo:#x}-{hi:#x}"
         args.append(f"range={lo:#x}-{hi:#x}:{label}")
-    for a in args:
-        if "," in a or " " in a:
-            raise InsnCountError(f"plugin argument {a!r} must not contain ',' or spaces")
     args.append("hist=on" if hist else "hist=off")
 
     with tempfile.TemporaryDirectory(prefix="insn_count.") as tmp:
         report = os.path.join(tmp, "report.txt")
         args.append(f"outfile={report}")
+        # QEMU splits -plugin options at commas.
+        for a in [str(lib)] + args:
+            if "," in a:
+                raise InsnCountError(f"plugin argument {a!r} must not contain ','")
         cmd = [qemu]
         if sysroot:
             cmd += ["-L", sysroot]
@@ -210,6 +218,8 @@ def main(argv=None) -> int:
     p.add_argument("--sym", action="append", default=[], help="count inside this symbol")
     p.add_argument("--range", action="append", default=[], type=_parse_range_arg,
                    help="count in LO-HI[:LABEL] (LO <= pc < HI)")
+    p.add_argument("--symbol-mode", choices=("auto", "nm", "qemu"), default="auto",
+                   help="resolve --sym with nm address ranges or QEMU's symbol lookup")
     p.add_argument("--no-hist", action="store_true", help="no mnemonic histogram")
     p.add_argument("--top", type=int, default=15, help="histogram rows to print")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -219,7 +229,7 @@ def main(argv=None) -> int:
     if not prog:
         p.error("no program given")
     res = count_instructions(prog, symbols=a.sym, ranges=a.range, hist=not a.no_hist,
-                             check=False)
+                             check=False, symbol_mode=a.symbol_mode)
     sys.stdout.buffer.write(res["stdout"])
     sys.stdout.flush()
     if a.json:
