@@ -492,6 +492,7 @@ def stacked_model(
     seq="T",
     opset: int = 14,
     concat_states: bool = True,
+    reshape_shape: Sequence[int] | None = None,
     seed: int = 0,
 ) -> onnx.ModelProto:
     """Chained recurrent layers as exporters write them.
@@ -503,7 +504,8 @@ def stacked_model(
     layer's Y, rearranged the same way), and the layers' final states:
     concat_states=True -> "h_n" (and "c_n" if every layer is an LSTM) =
     Concat(axis 0) of the Y_h (Y_c) as torch writes; False -> one Y_h per
-    layer, named "h_n{i}"."""
+    layer, named "h_n{i}".  ``reshape_shape``: the bidirectional Reshape's
+    target (default [0, 0, -1] as torch writes; e.g. [-1, batch, 2H])."""
     rng = np.random.default_rng(seed)
     g = _Graph(opset, rng)
     T = seq if isinstance(seq, int) else (seq or "T")
@@ -534,7 +536,8 @@ def stacked_model(
         if D == 1:
             x = g.squeeze(y, [1])
         else:
-            x = g.node("Reshape", [g.node("Transpose", [y], perm=[0, 2, 1, 3]), g.ints([0, 0, -1], "shape")])
+            shape = [0, 0, -1] if reshape_shape is None else [2 * H if v == "2H" else v for v in reshape_shape]
+            x = g.node("Reshape", [g.node("Transpose", [y], perm=[0, 2, 1, 3]), g.ints(shape, "shape")])
         n = D * H
     gouts = []
     g.nodes.append(helper.make_node("Identity", [x], ["output"], name="out_identity"))

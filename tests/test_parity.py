@@ -32,6 +32,7 @@ class Case:
     seq_lens: list | None = None  # sequence_lens values (needs with_seq_lens)
     check_seq_len: int | None | str = "T"  # seq_len= passed to check ("T": = T)
     random_inputs: bool = False  # inputs=None: check() draws them
+    batch: int | None = None  # binds a symbolic batch dim (passed to check too)
     stacked: bool = False
 
     @property
@@ -234,21 +235,27 @@ case("weights-rnn-lmf", rnn(direction="bidirectional", weights=M.lmf(2)))
 case("weights-rnn-slices", rnn(weights=M.torch_reorder(4, 3)))
 
 # -- stacked layers --------------------------------------------------------------------
+LSTM2_BIDI = [
+    dict(hidden=12, direction="bidirectional", weights=M.torch_reorder(17, 3), bias_torch=True),
+    dict(hidden=12, direction="bidirectional", weights=M.hlf_stacked(5, 4)),
+]
 STACKED = {
-    "lstm2-forward": dict(layers=[dict(hidden=13), dict(hidden=13)]),
-    "lstm2-bidirectional": dict(
-        layers=[
-            dict(hidden=12, direction="bidirectional", weights=M.torch_reorder(17, 3), bias_torch=True),
-            dict(hidden=12, direction="bidirectional", weights=M.hlf_stacked(5, 4)),
-        ]
-    ),
+    # Final states as separate outputs (Identity of each layer's Y_h).
+    "lstm2-forward": dict(layers=[dict(hidden=13), dict(hidden=13)], concat_states=False),
+    # Bidirectional: Transpose(perm [0,2,1,3]) -> Reshape([0,0,-1]) as torch writes ...
+    "lstm2-bidirectional": dict(layers=LSTM2_BIDI, concat_states=False),
+    # ... and with the explicit target [-1, batch, 2H] (no copied 0 dims).
+    "lstm2-bidirectional-explicit-reshape": dict(layers=LSTM2_BIDI, concat_states=False, reshape_shape=[-1, 2, "2H"]),
     "gru3-mixed-directions": dict(
         layers=[
             dict(kind="gru", hidden=11),
             dict(kind="gru", hidden=11, direction="bidirectional", linear_before_reset=1),
             dict(kind="gru", hidden=11, direction="reverse", weights=M.lmf(4)),
-        ]
+        ],
+        concat_states=False,
     ),
+    # h_n / c_n = Concat(axis 0) of the layers' Y_h / Y_c, as torch writes.
+    "lstm2-forward-concat-states": dict(layers=[dict(hidden=13), dict(hidden=13)], concat_states=True),
     "lstm-gru-separate-states": dict(
         layers=[
             dict(kind="lstm", hidden=10, direction="bidirectional", weights=M.hlf_stacked(13, 3)),
@@ -268,6 +275,8 @@ case("seq1-gru", gru(direction="reverse"), T=1)
 case("long-lstm-hidden48", dict(kind="lstm", input_size=20, hidden=48, batch=2, weights=M.hlf_per_gate(16, 8)), T=24)
 case("hidden8-gru-exact-panel", dict(kind="gru", input_size=8, hidden=8, batch=2, weights=M.hlf_per_gate(2, 2)))
 case("static-seq-dim-lstm", lstm(seq=5), T=5)
+case("symbolic-batch-lstm-bidirectional", dict(kind="lstm", input_size=I, hidden=H, batch="N", direction="bidirectional",
+                                               with_initial_h=True), batch=4)
 case("shorter-than-max-seq-lstm", lstm(direction="bidirectional"), T=3, check_seq_len=8)
 case("shorter-than-max-seq-gru-seqlens", gru(with_seq_lens=True), T=3, seq_lens=[3, 1, 2], check_seq_len=8)
 case("inputs-only-no-seq-len-rnn", rnn(), T=4, check_seq_len=None)
@@ -301,17 +310,32 @@ def test_parity(c: Case, work):
         kw["seq_len"] = c.T
     elif c.check_seq_len is not None:
         kw["seq_len"] = c.check_seq_len
+    if c.batch is not None:
+        kw["batch"] = c.batch
     if c.random_inputs:
         report = assert_parity(path, None, **kw)
         x = report.inputs["X"]
         assert x.shape[0] == c.T, f"check(seq_len={c.T}) drew X of shape {x.shape}"
         return
-    inputs = M.make_inputs(model, c.T, seed=c.seed + 1, seq_lens=c.seq_lens)
+    inputs = M.make_inputs(model, c.T, batch=c.batch, seed=c.seed + 1, seq_lens=c.seq_lens)
     report = assert_parity(path, inputs, **kw)
+    layout0 = c.model.get("layout", 0) == 0
     for name, arr in report.outputs.items():
         # Y's sequence axis follows the inputs, not the build's max_seq_len.
-        if name == "Y" and c.model.get("layout", 0) == 0:
+        if name == "Y" and layout0:
             assert arr.shape[0] == c.T
+    if c.seq_lens is not None and layout0:
+        # What onnxruntime does, spelled out: steps past an entry's length
+        # are zero in Y, and an entry of length 0 has zero final states
+        # (not its initial_h / initial_c).
+        y = report.outputs.get("Y")
+        for b, n in enumerate(c.seq_lens):
+            if y is not None:
+                assert not y[n:, :, b].any(), f"Y[{n}:, :, {b}] not zero past sequence_lens"
+            if n == 0:
+                for name in ("Y_h", "Y_c"):
+                    if name in report.outputs:
+                        assert not report.outputs[name][:, b].any(), f"{name}[:, {b}] not zero for length 0"
 
 
 # --------------------------------------------------------------------------

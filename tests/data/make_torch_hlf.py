@@ -116,10 +116,48 @@ def build(name: str):
         c0 = torch.randn(1, 2, 9, generator=gen) * 0.5
         return (Net().eval(), (x, h0, c0), ["X", "h0", "c0"], ["Y", "Y_h", "Y_c"],
                 {"X": {1: "T"}, "Y": {1: "T"}})
+    if name == "torch_lstm_h0_hlf":
+        # nn.LSTM(6, 10), (h0, c0) inputs, j = 15 inside the [H:3H] slice.
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(6, 10)
+                _factorize(self.rnn, 15, 3, gen)
+
+            def forward(self, x, h0, c0):
+                y, (h, c) = self.rnn(x, (h0, c0))
+                return y, h, c
+
+        x = torch.randn(5, 2, 6, generator=gen)
+        h0 = torch.randn(1, 2, 10, generator=gen) * 0.5
+        c0 = torch.randn(1, 2, 10, generator=gen) * 0.5
+        return (Net().eval(), (x, h0, c0), ["X", "h0", "c0"], ["Y", "Y_h", "Y_c"],
+                {"X": {0: "T"}, "Y": {0: "T"}})
+    if name == "torch_gru_bidir_h0_hlf":
+        # bidirectional nn.GRU(6, 9) with h0 input; 3H = 27 rows, j = 12
+        # falls in PyTorch's z block, across the [H:2H] slice.
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(6, 9, bidirectional=True)
+                _factorize(self.rnn, 12, 3, gen)
+
+            def forward(self, x, h0):
+                return self.rnn(x, h0)
+
+        x = torch.randn(4, 3, 6, generator=gen)
+        h0 = torch.randn(2, 3, 9, generator=gen) * 0.5
+        return Net().eval(), (x, h0), ["X", "h0"], ["Y", "h_n"], {"X": {0: "T"}, "Y": {0: "T"}}
     raise KeyError(name)
 
 
-NAMES = ["torch_lstm_bidir_hlf", "torch_gru2_hlf", "torch_lstm_batch_first_hlf"]
+NAMES = [
+    "torch_lstm_h0_hlf",
+    "torch_gru_bidir_h0_hlf",
+    "torch_lstm_bidir_hlf",
+    "torch_gru2_hlf",
+    "torch_lstm_batch_first_hlf",
+]
 
 
 def export(name: str, out_dir: Path) -> Path:
