@@ -21,6 +21,7 @@ from .emit import render
 from .errors import HlfgenError
 from .ir import Model
 from .lower import Program, lower
+from .pack import panel_rows
 from .reader import RESERVED_NAMES, read_model
 from .remote import parse_runner
 
@@ -60,7 +61,7 @@ def generate(
     if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES):
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
-    prog = lower(model)
+    prog = lower(model, panel_rows(target))
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hlfgen-", dir=out_dir.parent))

@@ -88,6 +88,7 @@ class TensorStorage:
 @dataclass
 class Program:
     model: Model
+    nr: int = pack.NR  # rows per packed weight panel (HLF_NR of the kernels)
     weights: list[WeightArray] = field(default_factory=list)
     layers: list[LayerCode] = field(default_factory=list)
     steps: list = field(default_factory=list)  # ("layer", LayerCode) | ("transpose", op) | ("copy", op)
@@ -129,7 +130,7 @@ class _MatLowering:
     def weight(self, data: np.ndarray, what: str, comment: str) -> str:
         sym = f"{self.prefix}_{what}{self.count}"
         self.count += 1
-        self.prog.weights.append(WeightArray(sym, pack.pack_panels(data), comment))
+        self.prog.weights.append(WeightArray(sym, pack.pack_panels(data, self.prog.nr), comment))
         return sym
 
     def plan(self, mat: FactoredMatrix, targets: list[tuple[int, int, str]], src: str, tmp: str, gemm: bool) -> MatPlan:
@@ -288,8 +289,9 @@ def _plan_memory(prog: Program) -> None:
     prog.arena_floats = arena
 
 
-def lower(model: Model) -> Program:
-    prog = Program(model)
+def lower(model: Model, nr: int = pack.NR) -> Program:
+    """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target))."""
+    prog = Program(model, nr=nr)
     for s, op in enumerate(model.ops):
         if isinstance(op, RecurrentLayer):
             code = _lower_layer(prog, len(prog.layers), op)

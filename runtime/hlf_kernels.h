@@ -21,8 +21,11 @@
 extern "C" {
 #endif
 
-/* Rows per packed panel; hlfgen/pack.py uses the same value. */
+/* Rows per packed panel: set by the generated CMakeLists.txt to the value
+ * the weights were packed with (hlfgen/pack.py); the NEON kernels need 8. */
+#ifndef HLF_NR
 #define HLF_NR 8
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HLF_RESTRICT __restrict__

@@ -122,3 +122,23 @@ def test_no_malloc_in_generated_code(lstm_model, tmp_path):
         text = f.read_text()
         for fn in ("malloc(", "calloc(", "realloc(", "free("):
             assert fn not in text, (f, fn)
+
+
+@pytest.mark.skipif(not shutil.which("aarch64-linux-gnu-gcc") or not shutil.which("qemu-aarch64"),
+                    reason="needs gcc-aarch64-linux-gnu and qemu-user")
+@pytest.mark.parametrize("target", ["host", "cortex-a73"])
+def test_cross_compile_with_relative_toolchain_path(lstm_model, tmp_path, target):
+    """The documented flow: build, then cmake with out/toolchains/... given relative to the shell's directory."""
+    gen = generate(lstm_model, tmp_path / "out", target=target, max_seq_len=6)
+    cfg = subprocess.run(["cmake", "-S", "out", "-B", "out/build-a73", "-DHLF_WERROR=ON",
+                          "-DCMAKE_TOOLCHAIN_FILE=out/toolchains/aarch64-linux-gnu.cmake"],
+                         cwd=tmp_path, capture_output=True, text=True, env={**__import__("os").environ, "PWD": str(tmp_path)})
+    assert cfg.returncode == 0, cfg.stderr
+    assert ("portable kernels" in cfg.stderr) == (target == "host")
+    subprocess.run(["cmake", "--build", "out/build-a73"], cwd=tmp_path, check=True, capture_output=True)
+    exe = tmp_path / "out" / "build-a73" / f"{gen.name}_run"
+    feeds = random_inputs(gen.model, 6, seed=5)
+    outs, _ = run_runner(exe, feeds, target="cortex-a73")
+    expected, _ = oracle_outputs(lstm_model, feeds)
+    for name, exp in expected.items():
+        np.testing.assert_allclose(outs[name], exp, atol=ATOL, rtol=RTOL)

@@ -27,7 +27,6 @@ the exported file, the sequence axis dynamic), instead of the
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import warnings
@@ -62,40 +61,10 @@ def _rnn_modules(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (_HLFRNNBase, nn.RNNBase))]
 
 
-@contextlib.contextmanager
-def _static_zero_state(model: nn.Module, args: tuple, mods: list[_HLFRNNBase], on: bool):
-    """While exporting, HLF layers called without hx make their zero state at the
-    batch size of this example (a Python int found by one untraced forward), so
-    the exporter writes a constant instead of Shape/Gather/Expand of the input."""
-    batches: dict[int, int] = {}
-    if on and mods:
-        def hook(mod, inputs):
-            x = inputs[0]
-            if isinstance(x, torch.Tensor) and x.dim() == 3:
-                batches[id(mod)] = int(x.size(0) if mod.batch_first else x.size(1))
-            elif isinstance(x, torch.Tensor):
-                batches[id(mod)] = 1
-
-        handles = [m.register_forward_pre_hook(hook) for m in mods]
-        try:
-            with torch.no_grad():
-                model(*args)
-        finally:
-            for h in handles:
-                h.remove()
-    try:
-        for m in mods:
-            m._export_static_batch = batches.get(id(m))
-        yield
-    finally:
-        for m in mods:
-            m._export_static_batch = None
-
-
 def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo: bool = False,
            input_names: list[str] | None = None, output_names: list[str] | None = None,
            dynamic_axes=AUTO, opset_version: int | None = None, verify: bool = True,
-           **export_kwargs) -> dict | None:
+           drop_zero_states: bool = True, **export_kwargs) -> dict | None:
     """Write ``model`` to ONNX at ``path`` keeping the HLF factors; return the inspection.
 
     ``example_inputs``: a tensor or a tuple of positional arguments (nested
@@ -105,7 +74,10 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
     bare HLF layer.  ``dynamic_axes="auto"`` makes the first input's sequence
     axis (0, or 1 when the first recurrent layer is ``batch_first``) dynamic,
     named ``T``; pass a dict (or None) to choose.  Extra keyword arguments go to
-    ``torch.onnx.export``.  With ``verify`` (default) the file is read back
+    ``torch.onnx.export``.  ``drop_zero_states`` (TorchScript exporter): an
+    initial state that is all zeros (nn.LSTM / HLF layers called without hx
+    write ``Expand(0, Shape(X)...)``) becomes an absent input, which ONNX
+    defines as zeros; the shape arithmetic goes with it.  With ``verify`` (default) the file is read back
     with ``hlfgen.inspect`` and ``HlfgenError`` is raised, naming the matrix,
     if any HLF weight matrix arrived dense.  Returns the inspection (as
     ``inspect_model``), or None when ``verify=False``.
@@ -130,9 +102,6 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
     auto = isinstance(dynamic_axes, str) and dynamic_axes == AUTO
     if auto:
         dynamic_axes = {input_names[0]: {seq_axis: "T"}}
-    first_dyn = (dynamic_axes or {}).get(input_names[0], {})
-    first_dyn = set(first_dyn) if isinstance(first_dyn, (list, tuple)) else set(first_dyn.keys())
-    batch_dynamic = has_batch and (1 - seq_axis) in first_dyn
 
     path = Path(path)
     kwargs = dict(export_kwargs)
@@ -140,6 +109,7 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
         kwargs["opset_version"] = opset_version
     if dynamo:
         kwargs.setdefault("optimize", False)
+        kwargs.setdefault("verbose", False)
         if auto:
             warnings.warn("hlfgen.torch.export(dynamo=True): torch.export specializes the sequence length of "
                           f"aten.lstm/aten.gru, so the file has a static sequence length of {x0.shape[seq_axis]}; "
@@ -147,21 +117,101 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
             dynamic_axes = None
     else:
         kwargs.setdefault("do_constant_folding", False)
-    with _static_zero_state(model, args, hlf_mods, not batch_dynamic and not dynamo), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*LSTM.*batch_size.*")
+    with warnings.catch_warnings():
+        # chosen on purpose (it keeps the sequence axis dynamic): no deprecation notice
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
         torch.onnx.export(model, args, str(path), dynamo=dynamo, input_names=input_names,
                           output_names=output_names, dynamic_axes=dynamic_axes, **kwargs)
+    if drop_zero_states and not dynamo:
+        proto = onnx.load(str(path))
+        if drop_zero_initial_states(proto):
+            onnx.checker.check_model(proto)
+            onnx.save(proto, str(path))
     if not verify:
         return None
-    expected = sum(2 * m.num_layers * (2 if m.bidirectional else 1) for m in hlf_mods)
+    expected = sum(1 for m in hlf_mods for w in m.hlf_weights().values()
+                   if any(b.j < b.m for b in w.gates.values()))
     return verify_factored(path, expected=expected)
+
+
+# ---------------------------------------------------------------- zero initial states
+
+_ZERO_PASS = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Identity", "Transpose", "Cast", "Flatten",
+              "Expand", "Tile"}
+
+
+def drop_zero_initial_states(proto: onnx.ModelProto) -> int:
+    """Replace every all-zero initial_h / initial_c input of a recurrent node by
+    an absent input (zeros by the ONNX spec) and drop the nodes left unused.
+
+    A tensor is known zero when it is a constant of zeros, a ConstantOfShape of
+    zero, or a rearrangement (Expand, Slice, Gather, Reshape, ...) of a known
+    zero tensor, or a Concat of them.  Returns how many inputs were dropped.
+    """
+    g = proto.graph
+    consts = {t.name: t for t in g.initializer}
+    producer = {o: n for n in g.node for o in n.output if o}
+    memo: dict[str, bool] = {}
+
+    def zero(name: str) -> bool:
+        if name in memo:
+            return memo[name]
+        memo[name] = False  # cycles (none in valid ONNX) stay non-zero
+        res = False
+        if name in consts:
+            res = not np.any(numpy_helper.to_array(consts[name]))
+        elif name in producer:
+            n = producer[name]
+            attrs = {a.name: a for a in n.attribute}
+            if n.op_type == "Constant" and "value" in attrs:
+                res = not np.any(numpy_helper.to_array(attrs["value"].t))
+            elif n.op_type == "ConstantOfShape":
+                res = "value" not in attrs or not np.any(numpy_helper.to_array(attrs["value"].t))
+            elif n.op_type in _ZERO_PASS and n.input and n.input[0]:
+                res = zero(n.input[0])
+            elif n.op_type == "Concat":
+                res = all(zero(i) for i in n.input if i)
+        memo[name] = res
+        return res
+
+    graph_inputs = {i.name for i in g.input}
+    dropped = 0
+    for n in g.node:
+        if n.op_type not in RECURRENT_OPS:
+            continue
+        for pos in (5, 6) if n.op_type == "LSTM" else (5,):
+            if pos < len(n.input) and n.input[pos] and n.input[pos] not in graph_inputs and zero(n.input[pos]):
+                n.input[pos] = ""
+                dropped += 1
+        while n.input and not n.input[-1]:
+            n.input.pop()
+    if not dropped:
+        return 0
+    outputs = {o.name for o in g.output}
+    while True:  # drop nodes whose outputs nobody reads
+        used = {i for n in g.node for i in n.input} | outputs
+        dead = [n for n in g.node if not any(o in used for o in n.output if o)]
+        if not dead:
+            break
+        for n in dead:
+            g.node.remove(n)
+    used = {i for n in g.node for i in n.input} | outputs
+    for t in [t for t in g.initializer if t.name not in used and t.name not in graph_inputs]:
+        g.initializer.remove(t)
+    for vi in [vi for vi in g.value_info if vi.name not in used]:
+        g.value_info.remove(vi)
+    return dropped
 
 
 # ---------------------------------------------------------------- verification
 
-def verify_factored(path: str | os.PathLike, expected: int | None = None) -> dict:
+def verify_factored(path: str | os.PathLike, expected: int | None = None) -> dict | None:
     """Inspect ``path``; raise HlfgenError naming each weight matrix that is not HLF/LMF.
+
+    Returns the inspection (``info["compiler_error"]`` set when the compiler
+    cannot read the whole graph and only the weights were inspected), or None,
+    with a warning, when not even the weight expressions can be evaluated.
 
     ``expected``: how many matrices must be factored (e.g. those of the HLF
     layers when the model also holds dense ones); default every matrix.
@@ -174,7 +224,7 @@ def verify_factored(path: str | os.PathLike, expected: int | None = None) -> dic
         except _NotConstant as nc:
             warnings.warn(f"hlfgen.torch.export: cannot verify the factors of {path}: the compiler cannot read "
                           f"the graph ({e}) and {nc}", stacklevel=3)
-            return {"model": str(path), "layers": [], "total": {}, "compiler_error": str(e)}
+            return None
         info["compiler_error"] = str(e)
         warnings.warn(f"hlfgen.torch.export: {path} keeps its factors, but hlfgen cannot compile it yet: {e}",
                       stacklevel=3)
@@ -248,8 +298,7 @@ def weights_view(proto: onnx.ModelProto) -> onnx.ModelProto:
             need(i, who)
         keep[order[id(node)]] = node
 
-    nodes, inputs, outputs = [], [], []
-    f32 = onnx.TensorProto.FLOAT
+    nodes, inputs, outputs, pending = [], [], [], []
     for idx, n in enumerate(g.node):
         if n.op_type not in RECURRENT_OPS:
             continue
@@ -257,6 +306,15 @@ def weights_view(proto: onnx.ModelProto) -> onnx.ModelProto:
         ins = list(n.input) + [""] * 4
         for pos, what in ((1, "W"), (2, "R"), (3, "B")):
             need(ins[pos], f"input {what} of node '{label}'")
+        pending.append((idx, n, ins))
+    const_nodes = extra + [keep[i] for i in sorted(keep)]
+    unknown = [ins[1] for _, _, ins in pending
+               if not shapes.get(ins[1]) or len(shapes[ins[1]]) != 3 or shapes[ins[1]][2] is None]
+    if unknown:  # shape inference gave up (e.g. Slice bounds from Shape): evaluate the constants
+        shapes.update(_const_shapes(proto, const_nodes, unknown))
+    f32 = onnx.TensorProto.FLOAT
+    for idx, n, ins in pending:
+        label = n.name or n.op_type
         wshape = shapes.get(ins[1])
         if not wshape or len(wshape) != 3 or wshape[2] is None:
             raise _NotConstant(f"the shape of input W of node '{label}' is unknown")
@@ -266,12 +324,27 @@ def weights_view(proto: onnx.ModelProto) -> onnx.ModelProto:
         y = n.output[0] if n.output and n.output[0] else f"__hlfgen_Y{idx}"
         copy = helper.make_node(n.op_type, [x, ins[1], ins[2], ins[3]], [y], name=n.name)
         copy.attribute.extend(n.attribute)
-        nodes.append((order[id(n)], copy))
+        nodes.append((idx, copy))
         outputs.append(helper.make_tensor_value_info(y, f32, None))
     if not nodes:
         raise _NotConstant("it has no LSTM, GRU or RNN node")
-    ordered = extra + [keep[i] for i in sorted(keep)] + [c for _, c in sorted(nodes, key=lambda t: t[0])]
+    ordered = const_nodes + [c for _, c in sorted(nodes, key=lambda t: t[0])]
     used = {i for n in ordered for i in n.input}
     graph = helper.make_graph(ordered, g.name or "weights", inputs, outputs,
                               initializer=[t for t in g.initializer if t.name in used])
     return helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+
+
+def _const_shapes(proto: onnx.ModelProto, nodes: list, names: list[str]) -> dict[str, list]:
+    """Shapes of constant tensors ``names`` computed by ``nodes``, by evaluation (onnx.reference)."""
+    from onnx.reference import ReferenceEvaluator
+
+    used = {i for n in nodes for i in n.input}
+    graph = helper.make_graph(nodes, "shapes", [], [helper.make_value_info(nm, onnx.TypeProto()) for nm in names],
+                              initializer=[t for t in proto.graph.initializer if t.name in used])
+    model = helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+    try:
+        values = ReferenceEvaluator(model).run(names, {})
+    except Exception as e:  # noqa: BLE001
+        raise _NotConstant(f"its weight expressions cannot be evaluated ({str(e).strip().splitlines()[0]})") from None
+    return {nm: list(np.shape(v)) for nm, v in zip(names, values)}

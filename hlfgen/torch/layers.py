@@ -260,9 +260,6 @@ class _HLFRNNBase(nn.Module):
             raise RuntimeError(f"Expected {what} size {want}, got {tuple(hx.size())}")
 
     def _zeros(self, input: Tensor, batch: int) -> Tensor:
-        static = getattr(self, "_export_static_batch", None)
-        if static is not None and torch.jit.is_tracing():
-            batch = static  # hlfgen.torch.export: a constant zero state, not Shape/ConstantOfShape
         return torch.zeros(self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size,
                            dtype=input.dtype, device=input.device)
 
