@@ -71,7 +71,9 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
     replaced: set[str] = set()
 
     def const(base: str, a: np.ndarray) -> str:
-        t = numpy_helper.from_array(np.ascontiguousarray(a, np.float32), fresh(base))
+        a = np.asarray(a)
+        t = numpy_helper.from_array(np.ascontiguousarray(a, a.dtype if a.dtype == np.int64 else np.float32),
+                                    fresh(base))
         new_inits.append(t)
         return t.name
 
@@ -92,6 +94,7 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
         return node("Concat", [const(f"{base}.hlf_A", A), bc], base, axis=0), expanded
 
     for idx, n in enumerate(rnn_nodes):
+        first_row = len(rows)
         label = n.name or (n.output[0] if n.output and n.output[0] else f"{n.op_type}_{idx}")
         prefix = n.name or f"{n.op_type.lower()}{idx}"
         gates = GATES[n.op_type]
@@ -139,6 +142,8 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
                 per_dir.append(_unsqueeze0(wd, f"{base}.u" if ndir > 1 else f"{prefix}.{what}", opset, node, const))
             n.input[pos] = node("Concat", per_dir, f"{prefix}.{what}", axis=0) if ndir > 1 else per_dir[0]
             replaced.add(name)
+        # per direction, W then R (as hlfgen inspect lists them)
+        rows[first_row:] = sorted(rows[first_row:], key=lambda r: (r["matrix"][2:], r["matrix"][0] != "W"))
 
     # Drop the dense initializers nothing reads any more (and their graph-input entries).
     used = {i for nd in g.node for i in nd.input} | {o.name for o in g.output}
@@ -161,7 +166,7 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
 
 def _unsqueeze0(src: str, base: str, opset: int, node, const) -> str:
     if opset >= 13:
-        axes = const(f"{base}.axes", np.array([0], np.int64))  # int64 despite const()'s float32 default
+        axes = const(f"{base}.axes", np.array([0], np.int64))
         return node("Unsqueeze", [src, axes], base)
     return node("Unsqueeze", [src], base, axes=[0])
 
