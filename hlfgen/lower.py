@@ -41,6 +41,9 @@ class MatCall:
     dst: str  # C expression: where rows land
     comment: str
     zero_dst: int = 0  # floats to zero at dst first (a fresh t = C·x)
+    ldx: int = 0  # gemm: leading dimension of src
+    ldy: int = 0  # gemm: leading dimension of dst
+    kind: str = "matvec"  # "matvec", or "add": dst[0:m] += src[0:m]
 
 
 @dataclass
@@ -121,11 +124,14 @@ def c_dim(d: int) -> str:
 
 # ------------------------------------------------------------------ Algorithm 1
 class _MatLowering:
+    """Algorithm 1 for the matrices of one layer direction (W or R)."""
+
     def __init__(self, prog: Program, prefix: str):
         self.prog = prog
         self.prefix = prefix
         self.count = 0
-        self.max_rank = 0
+        self.max_rank = 0  # largest stacked C (floats of t per vector)
+        self.max_dense = 0  # largest stacked A' (floats of the dense temporary)
 
     def weight(self, data: np.ndarray, what: str, comment: str) -> str:
         sym = f"{self.prefix}_{what}{self.count}"
@@ -133,42 +139,77 @@ class _MatLowering:
         self.prog.weights.append(WeightArray(sym, pack.pack_panels(data, self.prog.nr), comment))
         return sym
 
-    def plan(self, mat: FactoredMatrix, targets: list[tuple[int, int, str]], src: str, tmp: str, gemm: bool) -> MatPlan:
-        """Calls for rows [a, b) of mat times src, landing at C expression dst + (row - a).
+    def plan(self, mat: FactoredMatrix, targets: list[tuple[int, int, str]], src: str, tmp: str, *,
+             gemm: bool, ld_src: int = 0, ld_dst: int = 0) -> MatPlan:
+        """Calls computing rows [a, b) of mat times src into dst, for each target (a, b, dst).
 
-        targets: list of (row_start, row_stop, dst).  ``tmp`` is the scratch
-        buffer for t = C·x.  With gemm=True, src/dst/tmp are matrices with
-        leading dimensions given by the template (the call strings hold only
-        pointers; the template adds the strides).
+        Products that share the input are fused: all C blocks are stacked
+        into one matrix (one GEMV gives t for every low-rank segment), and for
+        a GEMV several dense blocks are stacked into one, computed into the
+        temporary "ad" and added to their rows.  ``tmp`` holds t = C·x.  With
+        gemm=True, src/dst/tmp are row-major matrices (leading dimensions
+        ld_src, ld_dst; tmp's is the stacked rank).
         """
-        calls: list[MatCall] = []
-        ops = 0
-        by_c: dict[str, list] = {}
+        n = mat.cols
+        dense, lowrank = [], []
         for a, b, dst in targets:
             pos = a
             for seg in mat.row_range(a, b).segments:
                 d = f"{dst} + {pos - a}" if pos != a else dst
-                if isinstance(seg, Dense):
-                    w = self.weight(seg.data, "A", f"A' rows {pos}..{pos + seg.rows - 1}: dense, {seg.rows}x{mat.cols}")
-                    calls.append(MatCall(w, seg.rows, mat.cols, src, d,
-                                         f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{mat.cols})"))
-                    ops += seg.rows * mat.cols
-                else:
-                    by_c.setdefault(seg.c_key, []).append((seg, pos, d))
+                (dense if isinstance(seg, Dense) else lowrank).append((seg, pos, d))
                 pos += seg.rows
-        for key, segs in by_c.items():
-            C = segs[0][0].C
-            k = C.shape[0]
-            self.max_rank = max(self.max_rank, k)
-            wc = self.weight(C, "C", f"C of low-rank rows ({k}x{mat.cols}), from '{key}'")
-            calls.append(MatCall(wc, k, mat.cols, src, tmp,
-                                 f"Algorithm 1 line 2: t = C·x (rank {k}, shared by {len(segs)} segment(s))", zero_dst=k))
-            ops += k * mat.cols
-            for seg, pos, d in segs:
-                wb = self.weight(seg.B, "B", f"B of rows {pos}..{pos + seg.rows - 1} ({seg.rows}x{k})")
-                calls.append(MatCall(wb, seg.rows, k, tmp, d,
-                                     f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{k})"))
-                ops += seg.rows * k
+        calls: list[MatCall] = []
+        ops = 0
+
+        # Algorithm 1 line 1: O[dense rows] = A'·x
+        if gemm or len(dense) <= 1:
+            for seg, pos, d in dense:
+                w = self.weight(seg.data, "A", f"A' rows {pos}..{pos + seg.rows - 1}: dense, {seg.rows}x{n}")
+                calls.append(MatCall(w, seg.rows, n, src, d,
+                                     f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{n})",
+                                     ldx=ld_src, ldy=ld_dst))
+        else:
+            total = sum(seg.rows for seg, _, _ in dense)
+            self.max_dense = max(self.max_dense, total)
+            w = self.weight(np.concatenate([seg.data for seg, _, _ in dense]), "A",
+                            f"A' of {len(dense)} blocks stacked ({total}x{n}): " + ", ".join(
+                                f"rows {pos}..{pos + seg.rows - 1}" for seg, pos, _ in dense))
+            calls.append(MatCall(w, total, n, src, "ad",
+                                 f"Algorithm 1 line 1: A'·x of all {len(dense)} dense blocks at once ({total}x{n})",
+                                 zero_dst=total))
+            off = 0
+            for seg, pos, d in dense:
+                calls.append(MatCall("", seg.rows, 0, f"ad + {off}" if off else "ad", d,
+                                     f"O[{pos}:{pos + seg.rows}] += its rows of A'·x", kind="add"))
+                off += seg.rows
+        ops += sum(seg.rows for seg, _, _ in dense) * n
+
+        # Algorithm 1 line 2: t = C·x, every distinct C stacked into one matrix
+        offsets: dict[str, int] = {}
+        blocks = []
+        for seg, _, _ in lowrank:
+            if seg.c_key not in offsets:
+                offsets[seg.c_key] = sum(b.shape[0] for b in blocks)
+                blocks.append(seg.C)
+        if blocks:
+            K = sum(b.shape[0] for b in blocks)
+            self.max_rank = max(self.max_rank, K)
+            wc = self.weight(np.concatenate(blocks), "C",
+                             f"C of {len(blocks)} low-rank block(s) stacked ({K}x{n}), ranks "
+                             + "+".join(str(b.shape[0]) for b in blocks))
+            calls.append(MatCall(wc, K, n, src, tmp,
+                                 f"Algorithm 1 line 2: t = C·x for {len(blocks)} C block(s) at once (rank {K})",
+                                 zero_dst=K, ldx=ld_src, ldy=K))
+            ops += K * n
+            # Algorithm 1 line 3: O[low-rank rows] = B·t
+            for seg, pos, d in lowrank:
+                off = offsets[seg.c_key]
+                t = f"{tmp} + {off}" if off else tmp
+                wb = self.weight(seg.B, "B", f"B of rows {pos}..{pos + seg.rows - 1} ({seg.rows}x{seg.rank})")
+                calls.append(MatCall(wb, seg.rows, seg.rank, t, d,
+                                     f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{seg.rank})",
+                                     ldx=K, ldy=ld_dst))
+                ops += seg.rows * seg.rank
         return MatPlan(calls, ops)
 
 
@@ -177,11 +218,11 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     GH = G * H
     T = prog.model.max_seq_len
     dirs = []
-    max_rank = 0
+    max_rank = max_dense = 0
     for d in range(layer.num_directions):
         pre = f"l{idx}_d{d}"
         lw = _MatLowering(prog, f"{pre}_W")
-        proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True)
+        proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
         lr = _MatLowering(prog, f"{pre}_R")
         if layer.kind == "gru" and not layer.linear_before_reset:
             rec = [lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
@@ -191,6 +232,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
         else:
             rec = [lr.plan(layer.R[d], [(0, GH, "g")], "h", "cx", gemm=False)]
         max_rank = max(max_rank, lw.max_rank, lr.max_rank)
+        max_dense = max(max_dense, lr.max_dense)
 
         proj_bias = rbh = peep = None
         if layer.bias is not None:
@@ -211,7 +253,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     # Scratch region of this layer (offsets in floats, 64-byte aligned).
     scratch, off = {}, 0
     gru_lbr = layer.kind == "gru" and layer.linear_before_reset
-    for name, size in (("xw", T * B * GH), ("cxall", T * B * max_rank), ("g", GH), ("cx", max_rank),
+    for name, size in (("xw", T * B * GH), ("cxall", T * B * max_rank), ("g", GH), ("cx", max_rank), ("ad", max_dense),
                        ("rh", H if layer.kind == "gru" and not gru_lbr else 0), ("hh", H if gru_lbr else 0),
                        ("tmp", H if layer.kind == "lstm" else 0)):
         if size:

@@ -22,6 +22,13 @@ static inline void hlf_f32_vmuladd(size_t n, float *x, const float *p, const flo
     }
 }
 
+/* x[i] += y[i]: rows of a fused product added to their destination. */
+static inline void hlf_f32_vadd(size_t n, float *x, const float *y) {
+    for (size_t i = 0; i < n; i++) {
+        x[i] += y[i];
+    }
+}
+
 /*
  * out = transpose(in, perm): in has `rank` dims; out's dim i is in's dim
  * perm[i].  Both dense, C order.  rank <= 6.
