@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--all", action="store_true", help="list every k (default: the first few)")
 
+    f = sub.add_parser("factor", help="rewrite a dense LSTM/GRU/RNN model into HLF form (SVD), for speed estimates")
+    f.add_argument("model")
+    f.add_argument("-o", "--out", required=True, help="ONNX file to write")
+    f.add_argument("--compression", required=True, help="compression factor, e.g. 2.5 or 5/3")
+    f.add_argument("--k", type=_positive, default=1)
+    f.add_argument("--stacked", action="store_true", help="factor the stacked gate matrix once instead of per gate")
+
     e = sub.add_parser("example", help="write an HLF-factored example model")
     e.add_argument("-o", "--out", required=True, help="ONNX file to write")
     e.add_argument("--kind", default="lstm", choices=["lstm", "gru", "rnn"])
@@ -171,6 +178,15 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_factor(args) -> int:
+    from .factor import factor_model, format_factor_report
+
+    rows = factor_model(args.model, args.out, args.compression, k=args.k, per_gate=not args.stacked)
+    print(format_factor_report(rows))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_example(args) -> int:
     from .example import write_example
     from . import hlf
@@ -188,6 +204,7 @@ COMMANDS = {
     "run": cmd_run,
     "inspect": cmd_inspect,
     "plan": cmd_plan,
+    "factor": cmd_factor,
     "example": cmd_example,
 }
 

@@ -155,24 +155,23 @@ class RecurrentLayer:
 
 
 @dataclass
-class Transpose:
-    node: str
-    input: str
-    output: str
-    perm: tuple[int, ...]
+class Node:
+    """A non-recurrent runtime operation, printed by templates/ops/<op>.c.j2.
+
+    Made by the operator modules in hlfgen/ops/ (one per ONNX operator family).
+    """
+
+    node: str  # ONNX node name (for comments and messages)
+    op: str  # template name: templates/ops/<op>.c.j2
+    inputs: list[str]  # tensor names read (runtime or constant)
+    outputs: list[str]
+    attrs: dict = field(default_factory=dict)  # static parameters the template prints
+    weights: dict = field(default_factory=dict)  # key -> float32 array, emitted as static const (plain)
+    packed: dict = field(default_factory=dict)  # key -> 2-D float32 matrix, packed for the GEMV/GEMM kernels
+    alias: bool = False  # the output is the input's data with another shape (no copy)
 
 
-@dataclass
-class View:
-    """Reshape, Squeeze, Unsqueeze, Flatten, Identity: same data, new shape."""
-
-    node: str
-    op: str
-    input: str
-    output: str
-
-
-Op = Union[RecurrentLayer, Transpose, View]
+Op = Union[RecurrentLayer, Node]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import pack
-from .ir import Dense, FactoredMatrix, LowRank, Model, RecurrentLayer, Transpose, View
+from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
 ALIGN_FLOATS = 16  # 64-byte alignment of arena regions
@@ -282,17 +282,17 @@ def _plan_memory(prog: Program) -> None:
     def reads(op):
         if isinstance(op, RecurrentLayer):
             return [n for n in (op.x, op.seq_lens, op.initial_h, op.initial_c) if n]
-        return [op.input]
+        return op.inputs
 
     def writes(op):
         if isinstance(op, RecurrentLayer):
             return [n for n in (op.y, op.y_h, op.y_c) if n]
-        return [op.output]
+        return op.outputs
 
     alias: dict[str, str] = {}
     for op in model.ops:
-        if isinstance(op, View) and op.output not in out_index:
-            alias[op.output] = alias.get(op.input, op.input)
+        if isinstance(op, Node) and op.alias and op.outputs[0] not in out_index:
+            alias[op.outputs[0]] = alias.get(op.inputs[0], op.inputs[0])
     life: dict[str, list[int]] = {}
     for s, op in enumerate(model.ops):
         for n in writes(op):
@@ -331,6 +331,18 @@ def _plan_memory(prog: Program) -> None:
     prog.arena_floats = arena
 
 
+def _lower_node(prog: Program, index: int, node: Node) -> None:
+    """Weights of a non-recurrent node: static arrays named n<index>_<key> (attrs['sym'][key])."""
+    syms = {}
+    for key, arr in node.weights.items():
+        syms[key] = f"n{index}_{key}"
+        prog.weights.append(WeightArray(syms[key], np.asarray(arr, np.float32).reshape(-1), f"{node.node}: {key}"))
+    for key, mat in node.packed.items():
+        syms[key] = f"n{index}_{key}"
+        prog.weights.append(WeightArray(syms[key], pack.pack_panels(mat, prog.nr), f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)"))
+    node.attrs["sym"] = syms
+
+
 def lower(model: Model, nr: int = pack.NR) -> Program:
     """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target))."""
     prog = Program(model, nr=nr)
@@ -343,10 +355,9 @@ def lower(model: Model, nr: int = pack.NR) -> Program:
                             if n and n not in model.constants and n not in {t.name for t in model.inputs}]
             if op.direction != "forward" or runtime_init:
                 prog.can_stream = False
-        elif isinstance(op, Transpose):
-            prog.steps.append(("transpose", op))
-        elif isinstance(op, View):
-            prog.steps.append(("view", op))
+        elif isinstance(op, Node):
+            _lower_node(prog, s, op)
+            prog.steps.append(("node", op))
         else:  # pragma: no cover - the reader only makes the ops above
             raise HlfgenError(f"internal: no lowering for {type(op).__name__}")
     prog.scratch_floats = max((lc.scratch_floats for lc in prog.layers), default=0)

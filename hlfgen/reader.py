@@ -17,8 +17,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from . import ops
 from . import weights as W
 from .errors import HlfgenError
+from .ops.shape_ops import fmt as _fmt
 from .ir import (
     DEFAULT_ACTIVATIONS,
     GATES,
@@ -26,15 +28,15 @@ from .ir import (
     Model,
     RecurrentLayer,
     TensorInfo,
-    Transpose,
-    View,
 )
 
 RECURRENT_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
-VIEW_OPS = {"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"}
-DATA_OPS = set(RECURRENT_OPS) | VIEW_OPS | {"Transpose"}
 
 DEFAULT_MAX_SEQ_LEN = 128
+
+# Shape arithmetic is folded at two sequence lengths: a value that differs
+# between them depends on T (ops.decode_t turns it back into T multiples).
+T_PRIMARY, T_ALT = 97, 89
 
 # ONNX activation names -> (takes alpha, takes beta, default alpha, default beta),
 # following onnxruntime's rule: alpha/beta lists are consumed in order, only by
@@ -135,6 +137,9 @@ class _Reader:
         self.runtime_deps: dict[str, str] = {}  # runtime tensor -> a graph input it depends on
         self.ops: list = []
         self.used_consts: dict[str, np.ndarray] = {}
+        # Constants that depend on the sequence length (shape arithmetic on
+        # Shape(X)): consts holds the value at T = T_PRIMARY, alt at T = T_ALT.
+        self.alt: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------ entry
     def run(self) -> Model:
@@ -297,14 +302,16 @@ class _Reader:
             raise HlfgenError(f"input '{unknown[0]}' is not defined", label, node.op_type)
         if node.op_type in RECURRENT_OPS:
             self._recurrent(node, label)
+        elif node.op_type in ("Shape", "Size") and runtime_in:
+            self._shape_of(node, label)
         elif not runtime_in:
             self._constant_node(node, label)
-        elif node.op_type in DATA_OPS:
+        elif node.op_type in ops.HANDLERS:
             self._data_node(node, label)
         else:
             raise HlfgenError(
                 f"operator {node.op_type} on runtime data is not supported "
-                f"(supported: LSTM, GRU, RNN, Transpose, {', '.join(sorted(VIEW_OPS))})",
+                f"(supported: {', '.join(sorted(RECURRENT_OPS) + ops.supported())})",
                 label,
                 node.op_type,
             )
@@ -317,6 +324,23 @@ class _Reader:
         if v is None:
             raise HlfgenError(f"input {idx} ('{node.input[idx]}') must be a constant", label, node.op_type)
         return W.materialize(v)
+
+    def _shape_of(self, node, label):
+        """Shape/Size of runtime data: a constant once batch is bound; T enters symbolically."""
+        dims = self.tensors[node.input[0]].shape
+        a = _attrs(node)
+
+        def value(t):
+            full = np.array([-d * t if d < 0 else d for d in dims], np.int64)
+            if node.op_type == "Size":
+                return np.array(full.prod(), np.int64)
+            start, end = int(a.get("start", 0)), a.get("end")
+            return full[slice(start, None if end is None else int(end))]
+
+        self.consts[node.output[0]] = value(T_PRIMARY)
+        alt = value(T_ALT)
+        if not np.array_equal(alt, self.consts[node.output[0]]):
+            self.alt[node.output[0]] = alt
 
     def _constant_node(self, node, label):
         """Evaluate a node whose inputs are all constant, keeping factors when possible."""
@@ -356,6 +380,12 @@ class _Reader:
         for name, v in zip(node.output, outs):
             if name:
                 self.consts[name] = v
+        if any(i in self.alt for i in node.input):  # evaluate again at the other T
+            plain = [self.alt.get(i, W.materialize(self.consts[i]) if i else None) if i else None for i in node.input]
+            alt = self._reference_eval(node, plain, label)
+            for name, v, p in zip(node.output, alt if isinstance(alt, list) else [alt], outs):
+                if name and not np.array_equal(np.asarray(v), W.materialize(p)):
+                    self.alt[name] = np.asarray(v)
 
     def _sym_slice(self, node, vals, a, label):
         if self.opset < 10:
@@ -416,43 +446,18 @@ class _Reader:
             self.tensors[name] = TensorInfo(name, dtype, tuple(int(d) for d in shape))
 
     def _data_node(self, node, label):
-        op = node.op_type
-        a = _attrs(node)
-        x = node.input[0]
-        if x not in self.tensors:
-            raise HlfgenError("its data input must come from runtime data", label, op)
-        if self.tensors[x].dtype != "float32":
-            raise HlfgenError(f"input '{x}' has dtype {self.tensors[x].dtype}; only float32 data is supported", label, op)
-        shape = list(self._shape(x))
-        out = node.output[0]
-        if op == "Transpose":
-            perm = a.get("perm", list(reversed(range(len(shape)))))
-            new = [shape[p] for p in perm]
-            self.ops.append(Transpose(label, x, out, tuple(int(p) for p in perm)))
-        else:
-            if op == "Identity":
-                new = shape
-            elif op == "Flatten":
-                axis = int(a.get("axis", 1)) % (len(shape) + 1)
-                new = [_dim_product(shape[:axis]), _dim_product(shape[axis:])]
-            elif op == "Squeeze":
-                axes = a.get("axes") if self.opset < 13 else self._const_arg(node, 1, label)
-                axes = [i for i, d in enumerate(shape) if d == 1] if axes is None else [int(i) % len(shape) for i in np.ravel(axes)]
-                if any(shape[i] != 1 for i in axes):
-                    raise HlfgenError(f"cannot squeeze axes {axes} of shape {_fmt(shape)}", label, op)
-                new = [d for i, d in enumerate(shape) if i not in axes]
-            elif op == "Unsqueeze":
-                axes = a.get("axes") if self.opset < 13 else self._const_arg(node, 1, label)
-                out_rank = len(shape) + len(np.ravel(axes))
-                new = list(shape)
-                for ax in sorted(int(i) % out_rank for i in np.ravel(axes)):
-                    new.insert(ax, 1)
-            else:  # Reshape
-                target = self._const_arg(node, 1, label)
-                new = _reshape(shape, [int(t) for t in np.ravel(target)], int(a.get("allowzero", 0)), label)
-            self.ops.append(View(label, op, x, out))
-        self._add_tensor(out, new)
-        self.runtime_deps[out] = self.runtime_deps.get(x, x)
+        """A non-recurrent node on runtime data: its operator module makes the IR nodes."""
+        ctx = ops.OpContext(
+            node=node, label=label, attrs=_attrs(node), opset=self.opset, tensors=self.tensors,
+            consts={i: W.materialize(self.consts[i]) for i in node.input if i in self.consts},
+            alt={i: self.alt[i] for i in node.input if i in self.alt},
+        )
+        nodes, outs = ops.HANDLERS[node.op_type](ctx)
+        src = next((self.runtime_deps.get(i, i) for i in node.input if i in self.tensors), None)
+        for info in outs:
+            self.tensors[info.name] = info
+            self.runtime_deps[info.name] = src
+        self.ops.extend(nodes)
 
     # ------------------------------------------------------------ recurrent layers
     def _recurrent(self, node, label):
@@ -534,10 +539,15 @@ class _Reader:
                 self.runtime_deps[o] = self.runtime_deps.get(x, x)
         self.ops.append(layer)
 
+    def _no_t(self, name, what, label, op):
+        if name in self.alt:
+            raise HlfgenError(f"input {what} ('{name}') depends on the sequence length; it must be a constant", label, op)
+
     def _weight(self, node, idx, what, label) -> W.SymTensor:
         name = node.input[idx] if idx < len(node.input) else ""
         if not name:
             raise HlfgenError(f"input {what} is missing", label, node.op_type)
+        self._no_t(name, what, label, node.op_type)
         if name in self.tensors:
             src = self.runtime_deps.get(name, name)
             raise HlfgenError(
@@ -560,6 +570,7 @@ class _Reader:
             return None
         if name in self.tensors:
             raise HlfgenError(f"input {what} ('{name}') must be a constant", label, node.op_type)
+        self._no_t(name, what, label, node.op_type)
         arr = W.materialize(self.consts[name])
         if arr.dtype != np.float32:
             raise HlfgenError(f"input {what} has unsupported dtype {arr.dtype}; expected float32", label, node.op_type)
@@ -576,6 +587,7 @@ class _Reader:
                 raise HlfgenError(f"input {what} has dtype {info.dtype}; expected {' or '.join(dtype)}", label, op)
             _expect_shape(info.shape, shape, what, label, op)
             return name
+        self._no_t(name, what, label, op)
         arr = W.materialize(self.consts[name])
         if arr.dtype.name not in dtype:
             raise HlfgenError(f"input {what} has dtype {arr.dtype}; expected {' or '.join(dtype)}", label, op)
@@ -607,45 +619,6 @@ class _Reader:
 
 
 # ---------------------------------------------------------------- shape helpers
-def _fmt(shape) -> str:
-    return "[" + ", ".join("T" if d == -1 else f"{-d}*T" if d < 0 else str(d) for d in shape) + "]"
-
-
 def _expect_shape(got, want, what, label, op):
     if tuple(got) != tuple(want):
         raise HlfgenError(f"input {what} has shape {_fmt(got)}, expected {_fmt(want)} (from hidden_size, direction and X)", label, op)
-
-
-def _dim_product(dims) -> int:
-    """Product of dims where negative entries are multiples of T (at most one)."""
-    coef, t = 1, False
-    for d in dims:
-        if d < 0:
-            if t:
-                raise HlfgenError("a tensor with two sequence-length axes is not supported")
-            t = True
-        coef *= abs(d)
-    return -coef if t else coef
-
-
-def _reshape(shape, target, allowzero, label) -> list[int]:
-    if not allowzero:
-        target = [shape[i] if t == 0 and i < len(shape) else t for i, t in enumerate(target)]
-    total = _dim_product(shape)
-    known = _dim_product([t for t in target if t != -1]) if target.count(-1) <= 1 else None
-    if known is None:
-        raise HlfgenError("Reshape with more than one -1", label, "Reshape")
-    if -1 in target:
-        tc, t_in_total = abs(total), total < 0
-        kc, t_in_known = abs(known), known < 0
-        if kc == 0 or tc % kc or (t_in_known and not t_in_total):
-            raise HlfgenError(f"cannot reshape {_fmt(shape)} to {target}", label, "Reshape")
-        inferred = tc // kc
-        if t_in_total and not t_in_known:
-            inferred = -inferred  # the inferred axis carries T
-        target[target.index(-1)] = inferred
-    if _dim_product(target) != total:
-        raise HlfgenError(
-            f"cannot reshape {_fmt(shape)} to {_fmt(target)} (the sequence axis T must stay a free dimension)",
-            label, "Reshape")
-    return target

@@ -4,8 +4,10 @@
 ``MatMul(B, C)`` of two initializers in the graph (shared/hlf-onnx.md):
 
 * TorchScript exporter (``dynamo=False``, the default): constant folding off
-  (``do_constant_folding=False``), which would otherwise fold ``B·C`` into one
-  dense weight.  Gates are reordered with ``Slice`` ops; the reader follows them.
+  (``do_constant_folding=False``).  PyTorch 2.13's folding leaves ``MatMul``
+  alone (tests/test_torch_layers.py checks it), but nothing is gained by
+  folding and other versions may fold the product.  Gates are reordered with
+  ``Slice`` ops; the reader follows them.
 * dynamo exporter (``dynamo=True``): ``optimize=False`` (the optimizer folds
   small products).  torch.export specializes the sequence length of
   ``aten.lstm`` / ``aten.gru`` (PyTorch 2.13, nn.LSTM alike), so the sequence
@@ -19,10 +21,11 @@ yet (an unsupported glue operator around the recurrent nodes) the check runs on
 a view of the file holding only the recurrent nodes and their constant weight
 expressions, and a warning names the operator.
 
-While exporting, an HLF layer called without ``hx`` writes its zero initial
-state as a constant of the example's batch size (the batch axis is static in
-the exported file, the sequence axis dynamic), instead of the
-``Shape``/``Gather``/``ConstantOfShape`` chain nn.LSTM makes.
+A recurrent layer called without ``hx`` (nn.LSTM and the HLF layers alike) is
+exported with its zero initial state computed as ``Expand(0, Shape(X)...)``
+(whatever the model writes, PyTorch's exporter rebuilds it so); ``export``
+replaces such an all-zero state by an absent input, which ONNX defines as
+zeros, so that no shape arithmetic on runtime data is left for the compiler.
 """
 
 from __future__ import annotations
@@ -77,9 +80,10 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
     ``torch.onnx.export``.  ``drop_zero_states`` (TorchScript exporter): an
     initial state that is all zeros (nn.LSTM / HLF layers called without hx
     write ``Expand(0, Shape(X)...)``) becomes an absent input, which ONNX
-    defines as zeros; the shape arithmetic goes with it.  With ``verify`` (default) the file is read back
-    with ``hlfgen.inspect`` and ``HlfgenError`` is raised, naming the matrix,
-    if any HLF weight matrix arrived dense.  Returns the inspection (as
+    defines as zeros; the shape arithmetic goes with it.  With ``verify``
+    (default) the file is read back with ``hlfgen.inspect`` and
+    ``HlfgenError`` is raised, naming the matrix, if any HLF weight matrix
+    arrived dense.  Returns the inspection (as
     ``inspect_model``), or None when ``verify=False``.
     """
     args = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
@@ -120,6 +124,7 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
     with warnings.catch_warnings():
         # chosen on purpose (it keeps the sequence axis dynamic): no deprecation notice
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
         torch.onnx.export(model, args, str(path), dynamo=dynamo, input_names=input_names,
                           output_names=output_names, dynamic_axes=dynamic_axes, **kwargs)

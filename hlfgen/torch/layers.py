@@ -197,6 +197,16 @@ class _HLFRNNBase(nn.Module):
             out.append(obj() if isinstance(obj, HLFWeight) else obj)
         return out
 
+    def flatten_parameters(self) -> None:
+        """No-op, for code written for nn.LSTM / nn.GRU (weights are expanded per call)."""
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """As nn.RNNBase.all_weights: per layer and direction [w_ih, w_hh(, b_ih, b_hh)], expanded."""
+        flat = self._flat_weights()
+        step = 4 if self.bias else 2
+        return [flat[i:i + step] for i in range(0, len(flat), step)]
+
     def expanded_state_dict(self) -> dict[str, Tensor]:
         """The nn.LSTM / nn.GRU state dict: every matrix expanded to [A' ; B·C] (detached)."""
         with torch.no_grad():
@@ -249,12 +259,14 @@ class _HLFRNNBase(nn.Module):
             raise TypeError(f"HLF{self.mode}: input must be a Tensor, got {type(input).__name__}")
         if input.dim() not in (2, 3):
             raise ValueError(f"{self.mode}: Expected input to be 2D or 3D, got {input.dim()}D instead")
-        if input.size(-1) != self.input_size:
+        if not torch.jit.is_tracing() and input.size(-1) != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.size(-1)}")
         return input.dim() == 3
 
     def _check_hidden(self, hx: Tensor, batch: int, what: str) -> None:
+        if torch.jit.is_tracing():  # sizes are traced values there; the trace's own shapes decide
+            return
         want = (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
         if tuple(hx.size()) != want:
             raise RuntimeError(f"Expected {what} size {want}, got {tuple(hx.size())}")
@@ -267,7 +279,13 @@ class _HLFRNNBase(nn.Module):
 class HLFLSTM(_HLFRNNBase):
     """Drop-in nn.LSTM with HLF-factored weights (``compression`` + ``k``, or ``j`` + ``k``).
 
-    ``forward(input, hx=None) -> (output, (h_n, c_n))`` exactly as nn.LSTM.
+    ``compression``: Eq. 4 target for every matrix; each block's j is the
+    largest reaching it (``hlf.hlf_j_for``).  ``j``: explicit rows of A' per
+    block instead (``j=0`` is LMF).  A block is a gate (hidden x n) with
+    ``per_gate=True``, else the whole gates*hidden x n matrix.
+    ``forward(input, hx=None) -> (output, (h_n, c_n))`` exactly as nn.LSTM;
+    ``weight_ih_l0`` etc. are ``HLFWeight`` modules (call one for the
+    expanded matrix; ``expanded_state_dict()`` / ``to_dense()`` give nn.LSTM's).
     ``proj_size`` must be 0 (ONNX LSTM has no projection).
     """
 
@@ -313,6 +331,7 @@ class HLFLSTM(_HLFRNNBase):
 class HLFGRU(_HLFRNNBase):
     """Drop-in nn.GRU with HLF-factored weights (``compression`` + ``k``, or ``j`` + ``k``).
 
+    Arguments as HLFLSTM (without ``proj_size``).
     ``forward(input, hx=None) -> (output, h_n)`` exactly as nn.GRU.
     """
 
