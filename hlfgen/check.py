@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import helper
 
 from .build import compile_out, generate, run_runner
 from .errors import HlfgenError
@@ -79,19 +81,63 @@ def random_inputs(model: Model, seq_len: int, seed: int = 0) -> dict[str, np.nda
     return feeds
 
 
+def layout0_twin(proto: onnx.ModelProto) -> onnx.ModelProto | None:
+    """The same model with every layout=1 recurrent node in layout 0, between Transposes.
+
+    onnxruntime refuses layout=1, and onnx.reference ignores sequence_lens,
+    activations and clip; ONNX defines layout=1 as the transposed layout 0,
+    so onnxruntime on this twin is the oracle.  None if no node has layout=1.
+    """
+    twin = onnx.ModelProto()
+    twin.CopyFrom(proto)
+    nodes, changed = [], False
+    for i, node in enumerate(twin.graph.node):
+        layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
+        if node.op_type not in ("LSTM", "GRU", "RNN") or layout != 1:
+            nodes.append(node)
+            continue
+        changed = True
+        ins, outs = list(node.input), list(node.output)
+        for pos in (0, 5, 6):  # X [B,T,I] -> [T,B,I]; initial_h/initial_c [B,D,H] -> [D,B,H]
+            if pos < len(ins) and ins[pos]:
+                nodes.append(helper.make_node("Transpose", [ins[pos]], [f"{ins[pos]}__l0_{i}"], perm=[1, 0, 2]))
+                ins[pos] = f"{ins[pos]}__l0_{i}"
+        post = []
+        for pos, perm in ((0, [2, 0, 1, 3]), (1, [1, 0, 2]), (2, [1, 0, 2])):  # Y [T,D,B,H] -> [B,T,D,H]
+            if pos < len(outs) and outs[pos]:
+                post.append(helper.make_node("Transpose", [f"{outs[pos]}__l0_{i}"], [outs[pos]], perm=perm))
+                outs[pos] = f"{outs[pos]}__l0_{i}"
+        twin_node = helper.make_node(node.op_type, ins, outs, name=node.name)
+        twin_node.attribute.extend(a for a in node.attribute if a.name != "layout")
+        nodes += [twin_node] + post
+    if not changed:
+        return None
+    del twin.graph.node[:]
+    twin.graph.node.extend(nodes)
+    del twin.graph.value_info[:]
+    return twin
+
+
+def _onnxruntime(model: onnx.ModelProto | str, names, inputs) -> list:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    src = model if isinstance(model, str) else model.SerializeToString()
+    return ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"]).run(names, inputs)
+
+
 def oracle_outputs(model_path: str | os.PathLike, inputs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
-    """Outputs from onnxruntime, or from onnx.reference where onnxruntime refuses the model."""
+    """Outputs from onnxruntime (on the layout-0 twin for layout=1), else from onnx.reference."""
     proto = load_onnx(model_path)
     names = [o.name for o in proto.graph.output]
+    twin = layout0_twin(proto)
     try:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        sess = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-        res = sess.run(names, inputs)
-        return dict(zip(names, res)), "onnxruntime"
-    except Exception as ort_error:  # e.g. layout=1, which onnxruntime rejects
+        if twin is not None:
+            return dict(zip(names, _onnxruntime(twin, names, inputs))), "onnxruntime (layout-0 twin)"
+        return dict(zip(names, _onnxruntime(str(model_path), names, inputs))), "onnxruntime"
+    except Exception as ort_error:  # a model onnxruntime refuses
         from onnx.reference import ReferenceEvaluator
 
         try:

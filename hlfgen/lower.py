@@ -102,6 +102,7 @@ class Program:
     weight_bytes: int = 0
     can_stream: bool = True
     const_arrays: list = field(default_factory=list)  # (symbol, dtype, values)
+    buffers: list = field(default_factory=list)  # (c_name, dtype, elements): static buffers of non-float tensors
 
 
 def _align(n: int) -> int:
@@ -218,7 +219,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     GH = G * H
     T = prog.model.max_seq_len
     dirs = []
-    max_rank = max_dense = 0
+    proj_rank = rec_rank = max_dense = 0
     for d in range(layer.num_directions):
         pre = f"l{idx}_d{d}"
         lw = _MatLowering(prog, f"{pre}_W")
@@ -231,7 +232,8 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
             rec = [lr.plan(layer.R[d], [(0, 2 * H, "g"), (2 * H, 3 * H, "hh")], "h", "cx", gemm=False)]
         else:
             rec = [lr.plan(layer.R[d], [(0, GH, "g")], "h", "cx", gemm=False)]
-        max_rank = max(max_rank, lw.max_rank, lr.max_rank)
+        proj_rank = max(proj_rank, lw.max_rank)
+        rec_rank = max(rec_rank, lr.max_rank)
         max_dense = max(max_dense, lr.max_dense)
 
         proj_bias = rbh = peep = None
@@ -253,7 +255,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     # Scratch region of this layer (offsets in floats, 64-byte aligned).
     scratch, off = {}, 0
     gru_lbr = layer.kind == "gru" and layer.linear_before_reset
-    for name, size in (("xw", T * B * GH), ("cxall", T * B * max_rank), ("g", GH), ("cx", max_rank), ("ad", max_dense),
+    for name, size in (("xw", T * B * GH), ("cxall", T * B * proj_rank), ("g", GH), ("cx", rec_rank), ("ad", max_dense),
                        ("rh", H if layer.kind == "gru" and not gru_lbr else 0), ("hh", H if gru_lbr else 0),
                        ("tmp", H if layer.kind == "lstm" else 0)):
         if size:
@@ -312,7 +314,13 @@ def _plan_memory(prog: Program) -> None:
     for root, (a, b) in sorted(life.items(), key=lambda kv: kv[1][0]):
         if root in out_index:
             i = out_index[root]
-            st[root] = TensorStorage(root, f"out{i}", "output", index=i, dims=model.tensors[root].shape)
+            st[root] = TensorStorage(root, f"out{i}", "output", index=i, dtype=model.tensors[root].dtype,
+                                     dims=model.tensors[root].shape)
+            continue
+        if model.tensors[root].dtype != "float32":  # the arena is float: an integer tensor has its own buffer
+            c_name = f"b_{len(st)}"
+            prog.buffers.append((c_name, model.tensors[root].dtype, max_elems(model.tensors[root].shape, T)))
+            st[root] = TensorStorage(root, c_name, "buffer", dtype=model.tensors[root].dtype, dims=model.tensors[root].shape)
             continue
         size = _align(max_elems(model.tensors[root].shape, T))
         busy = sorted((o, o + sz) for o, sz, s0, s1 in placed if not (s1 < a or s0 > b))
@@ -357,6 +365,8 @@ def lower(model: Model, nr: int = pack.NR) -> Program:
                 prog.can_stream = False
         elif isinstance(op, Node):
             _lower_node(prog, s, op)
+            if op.attrs.get("no_stream"):  # e.g. reduces over time steps
+                prog.can_stream = False
             prog.steps.append(("node", op))
         else:  # pragma: no cover - the reader only makes the ops above
             raise HlfgenError(f"internal: no lowering for {type(op).__name__}")

@@ -271,6 +271,7 @@ class _Reader:
         """Which axis of which graph input is the sequence (T) or batch (B) axis."""
         roles: dict[str, dict[int, str]] = {}
         self._optional_inputs: set[str] = set()
+        self._producers = {o: n for n in self.graph.node for o in n.output if o}
         for node in self.graph.node:
             if node.op_type not in RECURRENT_OPS:
                 continue
@@ -284,11 +285,36 @@ class _Reader:
                 slots[ins[6]] = {state_b: "B"}
             for name, r in slots.items():
                 if name:
-                    roles.setdefault(name, {}).update(r)
+                    self._trace_roles(name, r, roles)
             for name in (ins[4], ins[5], ins[6] if node.op_type == "LSTM" else ""):
                 if name:
                     self._optional_inputs.add(name)
         return roles
+
+    def _trace_roles(self, name: str, axes: dict[int, str], roles: dict, depth: int = 0) -> None:
+        """Carry axis roles from a tensor back to the graph input it comes from.
+
+        Through the ops exporters put between a graph input and a recurrent
+        node: Transpose (batch_first), element-wise ops, Cast, an embedding
+        Gather (token ids [T, B] -> [T, B, E]), a MatMul by a constant.
+        """
+        roles.setdefault(name, {}).update(axes)
+        producer = self._producers.get(name)
+        if producer is None or depth > 32:
+            return
+        op, ins = producer.op_type, [i for i in producer.input]
+        if op == "Transpose":
+            perm = _attrs(producer).get("perm")
+            if perm is not None:
+                self._trace_roles(ins[0], {int(perm[a]): r for a, r in axes.items() if a < len(perm)}, roles, depth + 1)
+        elif op in ("Identity", "Cast", "Relu", "Tanh", "Sigmoid", "Dropout", "Neg", "Abs", "Exp", "Log", "Sqrt"):
+            self._trace_roles(ins[0], axes, roles, depth + 1)
+        elif op in ("Add", "Sub", "Mul", "Div", "MatMul"):
+            for i in ins:
+                if i and i not in self.consts:
+                    self._trace_roles(i, axes, roles, depth + 1)
+        elif op == "Gather" and int(_attrs(producer).get("axis", 0)) == 0 and ins[0] in self.consts:
+            self._trace_roles(ins[1], axes, roles, depth + 1)  # indices axes come first in the output
 
     # ------------------------------------------------------------ nodes
     def _node(self, node: onnx.NodeProto) -> None:

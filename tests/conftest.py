@@ -208,3 +208,19 @@ def work(tmp_path):
     mdir.mkdir()
     wdir.mkdir()
     return mdir, wdir
+
+
+# Cases waiting for Concat/Slice on runtime data (issue "Real models end to
+# end", in progress): expected to fail until those operators land; they turn
+# into XPASS then, and this list goes.
+PENDING_RUNTIME_GLUE = {
+    "test_parity[stacked-lstm2-forward-concat-states]",
+    "test_committed_model_parity[torch_gru2_hlf]",
+    "test_live_torch_export[torch_gru2_hlf]",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.name in PENDING_RUNTIME_GLUE:
+            item.add_marker(pytest.mark.xfail(reason="Concat/Slice on runtime data not yet supported", strict=False))
