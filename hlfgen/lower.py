@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import pack
+from .ops import stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
@@ -354,6 +355,7 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
 def lower(model: Model, nr: int = pack.NR) -> Program:
     """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target))."""
     prog = Program(model, nr=nr)
+    stream.mark(model)  # nodes mixing a summary of the sequence (Y_h, y[-1]) with per-step data
     for s, op in enumerate(model.ops):
         if isinstance(op, RecurrentLayer):
             code = _lower_layer(prog, len(prog.layers), op)

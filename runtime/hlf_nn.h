@@ -1,7 +1,7 @@
 /*
  * hlf_nn.h - the non-recurrent operators of whole models (embedding lookup,
  * broadcasting element-wise ops, Softmax, ArgMax, Slice, Concat, Expand),
- * called by the generated code (templates/ops/*.c.j2).
+ * called by the generated code (templates/ops/).
  *
  * Plain C99, no allocation.  Tensors are dense, C order.  Extents that depend
  * on the run-time sequence length T are computed by the caller; shapes are

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -200,6 +201,17 @@ def assert_parity(model_path, inputs: dict | None = None, *, also_expect: dict |
     return report
 
 
+# Every parity case runs for the host and, where the cross toolchain and qemu
+# are installed (CI installs them), for the Cortex-A73 NEON build under qemu.
+TARGETS = ["host"] + (["cortex-a73"] if shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64") else [])
+
+
+@pytest.fixture(params=TARGETS)
+def target(request):
+    """The build target of a parity test."""
+    return request.param
+
+
 @pytest.fixture
 def work(tmp_path):
     """(model directory, work_dir) under the test's tmp_path."""
@@ -208,19 +220,3 @@ def work(tmp_path):
     mdir.mkdir()
     wdir.mkdir()
     return mdir, wdir
-
-
-# Cases waiting for Concat/Slice on runtime data (issue "Real models end to
-# end", in progress): expected to fail until those operators land; they turn
-# into XPASS then, and this list goes.
-PENDING_RUNTIME_GLUE = {
-    "test_parity[stacked-lstm2-forward-concat-states]",
-    "test_committed_model_parity[torch_gru2_hlf]",
-    "test_live_torch_export[torch_gru2_hlf]",
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.name in PENDING_RUNTIME_GLUE:
-            item.add_marker(pytest.mark.xfail(reason="Concat/Slice on runtime data not yet supported", strict=False))

@@ -101,7 +101,7 @@ def _build(node, inputs, outputs):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conformance(case, work):
+def test_conformance(case, work, target):
     name, method, node, inputs, outputs = case
     if name in XFAIL:
         pytest.xfail(XFAIL[name])
@@ -111,4 +111,4 @@ def test_conformance(case, work):
     x = feeds[node.input[0]]
     layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
     seq_len = x.shape[1] if layout else x.shape[0]
-    assert_parity(path, feeds, also_expect=expected, seq_len=int(seq_len), work_dir=str(wdir))
+    assert_parity(path, feeds, also_expect=expected, seq_len=int(seq_len), work_dir=str(wdir), target=target)

@@ -301,11 +301,11 @@ def build(c: Case):
 
 
 @pytest.mark.parametrize("c", CASES, ids=_ids)
-def test_parity(c: Case, work):
+def test_parity(c: Case, work, target):
     mdir, wdir = work
     model = build(c)
     path = M.save(model, mdir / "model.onnx")
-    kw = {"work_dir": str(wdir)}
+    kw = {"work_dir": str(wdir), "target": target}
     if c.check_seq_len == "T":
         kw["seq_len"] = c.T
     elif c.check_seq_len is not None:

@@ -88,12 +88,12 @@ def test_committed_model_is_factored(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_committed_model_parity(name, work):
+def test_committed_model_parity(name, work, target):
     _, wdir = work
     path = DATA_DIR / f"{name}.onnx"
     feeds, torch_out = _npz(DATA_DIR / f"{name}.npz")
     model = onnx.load(str(path))
-    assert_parity(path, feeds, also_expect=torch_out, seq_len=_seq_len(model, feeds), work_dir=str(wdir))
+    assert_parity(path, feeds, also_expect=torch_out, seq_len=_seq_len(model, feeds), work_dir=str(wdir), target=target)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -73,6 +73,8 @@ def gather(ctx: OpContext):
         nidx = len(flat)
         if n < 0 and not (n == -1 and flat and all(v == -1 for v in flat)):
             attrs["no_stream"] = True  # picks time steps other than the last
+        elif n < 0:
+            attrs["last_step"] = True  # a summary of the sequence (ops/stream.py)
     out_shape = dshape[:axis] + ishape + dshape[axis + 1:]
     if sum(1 for d in out_shape if d < 0) > 1:
         raise ctx.error(f"output {fmt(out_shape)} would have two sequence axes")

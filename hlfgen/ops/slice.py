@@ -70,9 +70,11 @@ def _c_value(v: tuple[int, int]) -> str:
 
 
 def plan_slice(ctx: OpContext, shape, spec: dict) -> tuple[list[int], dict, bool]:
-    """spec: axis -> (start (c0, c1), end (c0, c1), step).  Returns (out shape, per-axis C args, streams)."""
+    """spec: axis -> (start (c0, c1), end (c0, c1), step).
+
+    Returns (out shape, C args and whether it keeps just the last step, streams)."""
     out, starts, ends, steps = [], [], [], []
-    stream = True
+    stream, last_step = True, False
     for ax, d in enumerate(shape):
         if ax not in spec:
             out.append(d)
@@ -97,12 +99,13 @@ def plan_slice(ctx: OpContext, shape, spec: dict) -> tuple[list[int], dict, bool
                 identity = all(f == 0 and c == dim_at(d, t) and step == 1 for t, f, c in res)
                 last = all(c == 1 and f == dim_at(d, t) - 1 for t, f, c in res)
                 stream = stream and (identity or last)
+                last_step = last_step or (last and not identity)
         starts.append(_c_value((s0, s1)))
         ends.append(_c_value((e0, e1)))
         steps.append(step)
     if sum(1 for d in out if d < 0) > 1:
         raise ctx.error("the output would have two sequence axes")
-    return out, {"starts": starts, "ends": ends, "steps": steps}, stream
+    return out, {"starts": starts, "ends": ends, "steps": steps, "last_step": last_step}, stream
 
 
 def _slice_node(ctx: OpContext, x: TensorInfo, out_name: str, spec: dict) -> tuple[Node, TensorInfo]:
