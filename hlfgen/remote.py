@@ -4,12 +4,14 @@
   local                      run the binary directly (host builds)
   qemu                       qemu-aarch64 -L /usr/aarch64-linux-gnu (default for aarch64 targets)
   ssh://user@host[:port][/dir]  copy binary and inputs with scp, run over ssh, copy outputs back
+                             (extra ssh/scp options, e.g. -i KEY, from $HLFGEN_SSH_OPTS)
   adb                        adb push / adb shell / adb pull (AOSP images); dir /data/local/tmp/hlfgen
   'CMD ...'                  any command prefix, e.g. 'sudo taskset -c 4'
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -50,8 +52,9 @@ class Runner:
         remote_args += ["--out-dir", "out"] + extra
         script = f"cd {shlex.quote(d)} && rm -rf out && mkdir -p out && {shlex.join(remote_args)}"
         if self.kind == "ssh":
-            port = ["-p", self.port] if self.port else []
-            scp_port = ["-P", self.port] if self.port else []
+            opts = shlex.split(os.environ.get("HLFGEN_SSH_OPTS", "")) + ["-o", "BatchMode=yes"]
+            port = opts + (["-p", self.port] if self.port else [])
+            scp_port = opts + (["-P", self.port] if self.port else [])
             _tool(["ssh", *port, self.host, f"mkdir -p {shlex.quote(d)}"])
             _tool(["scp", "-q", *scp_port, *map(str, files), f"{self.host}:{d}/"])
             proc = subprocess.run(["ssh", *port, self.host, script], capture_output=True, text=True)

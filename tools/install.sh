@@ -9,7 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { echo "[install] $*"; }
 
 PKGS=(cmake gcc g++ make ninja-build python3 python3-venv python3-pip
-      gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user clang libsimde-dev git)
+      gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user clang libsimde-dev git
+      openssh-client openssh-server)  # ssh: the --runner ssh:// test against sshd on loopback
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
