@@ -114,6 +114,8 @@ def compile_out(
     args = ["cmake", "-S", str(out_dir), "-B", str(build_dir), f"-DHLF_WERROR={'ON' if werror else 'OFF'}"]
     if shutil.which("ninja"):
         args += ["-G", "Ninja"]
+    if shutil.which("ccache"):  # the runtime sources are the same in every build: compile them once
+        args.append("-DCMAKE_C_COMPILER_LAUNCHER=ccache")
     tc = toolchain_file(out_dir, target, compiler)
     if tc is not None:
         if not shutil.which("aarch64-linux-gnu-gcc"):
@@ -128,15 +130,19 @@ def compile_out(
     if sanitize:
         args.append("-DHLF_SANITIZE=ON")
     args += list(cmake_args)
-    _run_tool(args, "cmake configure")
-    _run_tool(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2)], "cmake build")
+    # ccache keys on paths: make them relative to the common parent of OUT/ and
+    # the build dir, so identical runtime sources hit across builds.
+    env = dict(os.environ, CCACHE_BASEDIR=os.path.commonpath([out_dir.resolve(), build_dir.resolve()]),
+               CCACHE_NOHASHDIR="true")
+    _run_tool(args, "cmake configure", env)
+    _run_tool(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2)], "cmake build", env)
     name = next(out_dir.glob("*_run.c")).name[: -len(".c")]
     return build_dir / name
 
 
-def _run_tool(args: list[str], what: str) -> None:
+def _run_tool(args: list[str], what: str, env: dict | None = None) -> None:
     try:
-        proc = subprocess.run(args, capture_output=True, text=True)
+        proc = subprocess.run(args, capture_output=True, text=True, env=env)
     except FileNotFoundError:
         raise HlfgenError(f"{args[0]} not found: install it (apt-get install cmake gcc)") from None
     if proc.returncode != 0:

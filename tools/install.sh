@@ -10,7 +10,7 @@ log() { echo "[install] $*"; }
 
 PKGS=(cmake gcc g++ make ninja-build python3 python3-venv python3-pip
       gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user clang libsimde-dev git
-      openssh-client openssh-server)  # ssh: the --runner ssh:// test against sshd on loopback
+      openssh-client openssh-server ccache)  # ssh: the ssh runner test; ccache: faster test builds
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -1,0 +1,94 @@
+/*
+ * f32-spmv-bcsr-acc-scalar.c - y[0:m] += A . x, A in BCSR with br x 1 blocks
+ * (hlf_sparse.h).
+ *
+ * Portable C99.  A block (br weights of one column) times one x value
+ * updates the br outputs of its block row: a vertical multiply-add, as the
+ * dense panel kernel, over the kept columns only.  With GCC or clang, br = 4
+ * and br = 8 use vectors of br floats (vector_size extension); two
+ * accumulators (blocks k % 2) hide the multiply-add latency.  Other br, and
+ * other compilers, run plain loops.
+ */
+#include <string.h>
+
+#include "hlf_sparse.h"
+
+/* Any br: plain loops (acc on the stack, br <= 64). */
+static void spmv_bcsr_generic(size_t m, size_t br, const uint32_t *HLF_RESTRICT block_ptr,
+                              const uint16_t *HLF_RESTRICT block_col,
+                              const float *HLF_RESTRICT values,
+                              const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    float acc[64];
+    for (size_t row0 = 0, b = 0; row0 < m; row0 += br, b++) {
+        const size_t rows = m - row0 < br ? m - row0 : br;
+        for (size_t r = 0; r < br; r++) {
+            acc[r] = 0.0f;
+        }
+        for (size_t k = block_ptr[b]; k < block_ptr[b + 1]; k++) {
+            const float xs = x[block_col[k]];
+            const float *w = values + k * br;
+            for (size_t r = 0; r < br; r++) {
+                acc[r] += w[r] * xs;
+            }
+        }
+        for (size_t r = 0; r < rows; r++) {
+            y[row0 + r] += acc[r];
+        }
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef float hlf_v4 __attribute__((vector_size(4 * sizeof(float))));
+typedef float hlf_v8 __attribute__((vector_size(8 * sizeof(float))));
+
+/* One block row of br = BR (vector type VT): y[0:rows] += sum of blocks k0..k1-1. */
+#define SPMV_BLOCK_ROW(VT, BR)                                          \
+    do {                                                                \
+        VT acc0 = {0}, acc1 = {0}, w0, w1;                              \
+        size_t k = k0;                                                  \
+        for (; k + 2 <= k1; k += 2) {                                   \
+            memcpy(&w0, values + k * (BR), sizeof w0);                  \
+            memcpy(&w1, values + (k + 1) * (BR), sizeof w1);            \
+            acc0 += w0 * x[block_col[k]];                               \
+            acc1 += w1 * x[block_col[k + 1]];                           \
+        }                                                               \
+        if (k < k1) {                                                   \
+            memcpy(&w0, values + k * (BR), sizeof w0);                  \
+            acc0 += w0 * x[block_col[k]];                               \
+        }                                                               \
+        acc0 += acc1;                                                   \
+        float out[BR];                                                  \
+        memcpy(out, &acc0, sizeof out);                                 \
+        for (size_t r = 0; r < rows; r++) {                             \
+            y[row0 + r] += out[r];                                      \
+        }                                                               \
+    } while (0)
+
+void hlf_f32_spmv_bcsr_acc(size_t m, size_t br, const uint32_t *HLF_RESTRICT block_ptr,
+                           const uint16_t *HLF_RESTRICT block_col,
+                           const float *HLF_RESTRICT values,
+                           const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    if (br == 8) {
+        for (size_t row0 = 0, b = 0; row0 < m; row0 += 8, b++) {
+            const size_t rows = m - row0 < 8 ? m - row0 : 8;
+            const size_t k0 = block_ptr[b], k1 = block_ptr[b + 1];
+            SPMV_BLOCK_ROW(hlf_v8, 8);
+        }
+    } else if (br == 4) {
+        for (size_t row0 = 0, b = 0; row0 < m; row0 += 4, b++) {
+            const size_t rows = m - row0 < 4 ? m - row0 : 4;
+            const size_t k0 = block_ptr[b], k1 = block_ptr[b + 1];
+            SPMV_BLOCK_ROW(hlf_v4, 4);
+        }
+    } else {
+        spmv_bcsr_generic(m, br, block_ptr, block_col, values, x, y);
+    }
+}
+#else
+void hlf_f32_spmv_bcsr_acc(size_t m, size_t br, const uint32_t *HLF_RESTRICT block_ptr,
+                           const uint16_t *HLF_RESTRICT block_col,
+                           const float *HLF_RESTRICT values,
+                           const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    spmv_bcsr_generic(m, br, block_ptr, block_col, values, x, y);
+}
+#endif
