@@ -496,6 +496,36 @@ def test_torch_bigru_classifier_batch_first(work):
         np.testing.assert_allclose(rep.outputs["probs"], ref, atol=1e-4, rtol=1e-3)
 
 
+@pytest.mark.parametrize("which", ["lm", "classifier"])
+def test_torch_dynamo_dynamic_T(work, which):
+    """The dynamo exporter with a dynamic T (dynamic_shapes) and optimize=False compiles.
+
+    With the default optimize=True, torch 2.13 specializes T to the example's
+    length (Reshape to [5, ...]): not supported (the reader makes T dynamic)."""
+    torch, LM, Classifier = _torch_models()
+    pytest.importorskip("onnxscript")
+    import warnings
+
+    torch.manual_seed(2)
+    T = torch.export.Dim("T", min=1, max=64)
+    if which == "lm":
+        net, args, dyn = LM().eval(), (torch.randint(0, 23, (5, B)),), {"tokens": {0: T}}
+        feeds = {"tokens": np.random.default_rng(4).integers(0, 23, size=(7, B)).astype(np.int64)}
+    else:
+        net, args, dyn = Classifier().eval(), (torch.randn(B, 5, 6),), {"x": {1: T}}
+        feeds = {"x": np.random.default_rng(4).standard_normal((B, 7, 6)).astype(np.float32)}
+    path = work[0] / f"{which}_dynamo.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, args, str(path), dynamo=True, optimize=False, dynamic_shapes=dyn)
+    rep = parity(path, work, {k: v for k, v in zip([i.name for i in onnx.load(str(path)).graph.input], feeds.values())})
+    with torch.no_grad():
+        ref = net(*[torch.from_numpy(v) for v in feeds.values()])
+    ref = ref if isinstance(ref, tuple) else (ref,)
+    for name, r in zip([o.name for o in onnx.load(str(path)).graph.output], ref):
+        np.testing.assert_allclose(rep.outputs[name], r.numpy(), atol=1e-4, rtol=1e-3)
+
+
 def test_clang_werror(work):
     """The generated C of a model using every new template builds with clang -Wall -Wextra -Werror."""
     import shutil

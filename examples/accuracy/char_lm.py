@@ -93,17 +93,21 @@ class Vocab:
 
 def build_model(torch, nn, scheme: str, vocab: int, embed: int, hidden: int, cf, k: int, small_hidden: int):
     from hlfgen.hlf import lmf_rank
-    from hlfgen.torch import HLFLSTM
+    from hlfgen.torch import HLFLSTM, TORCH_GATES, HLFWeight
 
     if scheme in ("dense", "pruning"):
         rnn, h = nn.LSTM(embed, hidden), hidden
     elif scheme == "small baseline":
         rnn, h = nn.LSTM(embed, small_hidden), small_hidden
     elif scheme == "LMF":
-        # one rank for all blocks would not be iso-parameter when embed != hidden: HLFLSTM takes one
-        # (j, k), so LMF uses the rank of the recurrent block and we check the budget below.
-        r = min(lmf_rank(hidden, embed, cf), lmf_rank(hidden, hidden, cf))
-        rnn, h = HLFLSTM(embed, hidden, j=0, k=r), hidden
+        # j = 0: every gate block is U·V of rank lmf_rank(m, n, cf); the input and recurrent blocks
+        # differ in n when embed != hidden, so each matrix gets its own rank.
+        r_ih, r_hh = lmf_rank(hidden, embed, cf), lmf_rank(hidden, hidden, cf)
+        rnn, h = HLFLSTM(embed, hidden, j=0, k=r_hh), hidden
+        if r_ih != r_hh:
+            gates = TORCH_GATES["LSTM"]
+            rnn.weight_ih_l0 = HLFWeight(4 * hidden, embed, gates, True, [(0, r_ih)] * len(gates))
+            rnn.reset_parameters()
     elif scheme == "HLF":
         rnn, h = HLFLSTM(embed, hidden, compression=cf, k=k), hidden
     else:
@@ -252,7 +256,9 @@ def train_one(torch, nn, F, scheme: str, args, data, cf, budget_per_matrix: dict
             for name, m in masks.items():
                 getattr(model.rnn, name).mul_(m)
         params = sum(int((getattr(model.rnn, n) != 0).sum()) for n in keep)
-        rank = f"<={min(args.hidden, args.embed)}/{args.hidden}" if args.embed < args.hidden else f"<={args.hidden}"
+        w = {n: getattr(model.rnn, n).detach() for n in keep}
+        rank = "/".join(map(str, sorted({int(torch.linalg.matrix_rank(m[g * args.hidden:(g + 1) * args.hidden]))
+                                         for m in w.values() for g in range(4)})))
     train_s = time.perf_counter() - t0
     nll = evaluate(torch, F, model, val, args.eval_streams, args.eval_chunk)
     total = sum(p.numel() for p in model.parameters())
@@ -282,7 +288,7 @@ def export_and_check(torch, model, val: np.ndarray, out_dir: Path, seq_len: int)
     what = "whole model (Embedding -> HLFLSTM -> Linear)"
     feeds = {"X": ids.numpy()}
     try:
-        info = export(model, (ids,), path)
+        info = export(model, (ids,), path, output_names=["logits"])
         if info is not None and info.get("compiler_error"):
             raise HlfgenError(info["compiler_error"])
         report = check(path, inputs=feeds)
@@ -379,7 +385,7 @@ def main(argv=None) -> int:
           f"seed {args.seed}; {args.steps} steps of {args.batch} x {args.bptt} chars; Adam lr {args.lr} cosine; "
           f"torch {torch.__version__}, {args.threads} threads")
     print(f"compression {args.compression} of the LSTM weight matrices (dense {dense_params} weights): "
-          f"LMF rank {min(lmf_rank(H, E, cf), lmf_rank(H, H, cf))} per gate block; "
+          f"LMF rank {lmf_rank(H, E, cf)} (input) / {lmf_rank(H, H, cf)} (recurrent) per gate block; "
           f"HLF k={args.k}, j={j_ih} (input) / {j_hh} (recurrent) per gate block (Eq. 4)", flush=True)
 
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]

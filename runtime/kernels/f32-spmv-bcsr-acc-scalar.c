@@ -13,26 +13,19 @@
 
 #include "hlf_sparse.h"
 
-/* Any br: plain loops (acc on the stack, br <= 64). */
+/* Any br: plain loops, one output row at a time. */
 static void spmv_bcsr_generic(size_t m, size_t br, const uint32_t *HLF_RESTRICT block_ptr,
                               const uint16_t *HLF_RESTRICT block_col,
                               const float *HLF_RESTRICT values,
                               const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
-    float acc[64];
     for (size_t row0 = 0, b = 0; row0 < m; row0 += br, b++) {
         const size_t rows = m - row0 < br ? m - row0 : br;
-        for (size_t r = 0; r < br; r++) {
-            acc[r] = 0.0f;
-        }
-        for (size_t k = block_ptr[b]; k < block_ptr[b + 1]; k++) {
-            const float xs = x[block_col[k]];
-            const float *w = values + k * br;
-            for (size_t r = 0; r < br; r++) {
-                acc[r] += w[r] * xs;
-            }
-        }
         for (size_t r = 0; r < rows; r++) {
-            y[row0 + r] += acc[r];
+            float acc = 0.0f;
+            for (size_t k = block_ptr[b]; k < block_ptr[b + 1]; k++) {
+                acc += values[k * br + r] * x[block_col[k]];
+            }
+            y[row0 + r] += acc;
         }
     }
 }
