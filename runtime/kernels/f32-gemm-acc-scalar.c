@@ -29,11 +29,15 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
                       const float *HLF_RESTRICT a_packed,
                       const float *HLF_RESTRICT x, size_t ldx,
                       float *HLF_RESTRICT y, size_t ldy) {
-    size_t v = 0;
-    for (; v + VEC_BLOCK <= nv; v += VEC_BLOCK) {
-        const float *x0 = x + v * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
-        const float *a = a_packed;
-        for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    /* Panel-outer order: one panel (HLF_NR x n weights) stays in cache while
+     * every vector passes over it, so the weights come from memory once. */
+    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+        const float *panel = a_packed + row0 * n;
+        const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
+        size_t v = 0;
+        for (; v + VEC_BLOCK <= nv; v += VEC_BLOCK) {
+            const float *x0 = x + v * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+            const float *a = panel;
             hlf_vnr acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
             for (size_t j = 0; j < n; j++) {
                 hlf_vnr w;
@@ -44,16 +48,15 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
                 acc3 += w * x3[j];
                 a += HLF_NR;
             }
-            const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
             float *y0 = y + v * ldy + row0;
             add_rows(y0, &acc0, rows);
             add_rows(y0 + ldy, &acc1, rows);
             add_rows(y0 + 2 * ldy, &acc2, rows);
             add_rows(y0 + 3 * ldy, &acc3, rows);
         }
-    }
-    for (; v < nv; v++) { /* remaining vectors: one GEMV each */
-        hlf_f32_gemv_acc(m, n, a_packed, x + v * ldx, y + v * ldy);
+        for (; v < nv; v++) { /* remaining vectors: this panel's rows one vector at a time */
+            hlf_f32_gemv_acc(rows, n, panel, x + v * ldx, y + v * ldy + row0);
+        }
     }
 }
 #else
