@@ -321,33 +321,33 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
                       float *HLF_RESTRICT y, size_t ldy) {
     const size_t panel_floats = n * HLF_NR;
 
-    /* Groups of up to 4 vectors; panels inside, so each group streams the
-     * weights once. */
-    for (size_t v = 0; v < nv; v += 4) {
-        const size_t nvr = nv - v < 4 ? nv - v : 4;
-        const float *xv = x + v * ldx;
-        float *yv = y + v * ldy;
+    /* Panels outside, groups of up to 4 vectors inside: a panel (8 x n
+     * weights) stays in L1/L2 while every vector passes over it, so the
+     * weights come from memory once per call. */
+    for (size_t i = 0; i < m; i += HLF_NR) {
+        const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
+        const float *w = a_packed + (i / HLF_NR) * panel_floats;
+        for (size_t v = 0; v < nv; v += 4) {
+            const size_t nvr = nv - v < 4 ? nv - v : 4;
+            const float *xv = x + v * ldx;
+            float *yv = y + v * ldy + i;
 
-        if (nvr == 1) {
-            /* A single vector: the GEMV panel loop (no wasted lanes). */
-            hlf_f32_gemv_acc(m, n, a_packed, xv, yv);
-            continue;
-        }
+            if (nvr == 1) {
+                /* A single vector: the GEMV on this panel (no wasted lanes). */
+                hlf_f32_gemv_acc(mr, n, w, xv, yv);
+                continue;
+            }
 
-        /* Vectors past nvr alias the last valid one (their y is never stored). */
-        const float *x0 = xv;
-        const float *x1 = xv + ldx;
-        const float *x2 = nvr > 2 ? xv + 2 * ldx : x1;
-        const float *x3 = nvr > 3 ? xv + 3 * ldx : x2;
-        float *y0 = yv;
-        float *y1 = yv + ldy;
-        float *y2 = nvr > 2 ? yv + 2 * ldy : y1;
-        float *y3 = nvr > 3 ? yv + 3 * ldy : y2;
-        const float *w = a_packed;
-        for (size_t i = 0; i < m; i += HLF_NR) {
-            const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
-            gemm_panel_4v(nvr, mr, n, w, x0, x1, x2, x3, y0 + i, y1 + i, y2 + i, y3 + i);
-            w += panel_floats;
+            /* Vectors past nvr alias the last valid one (their y is never stored). */
+            const float *x0 = xv;
+            const float *x1 = xv + ldx;
+            const float *x2 = nvr > 2 ? xv + 2 * ldx : x1;
+            const float *x3 = nvr > 3 ? xv + 3 * ldx : x2;
+            float *y0 = yv;
+            float *y1 = yv + ldy;
+            float *y2 = nvr > 2 ? yv + 2 * ldy : y1;
+            float *y3 = nvr > 3 ? yv + 3 * ldy : y2;
+            gemm_panel_4v(nvr, mr, n, w, x0, x1, x2, x3, y0, y1, y2, y3);
         }
     }
 }

@@ -36,6 +36,22 @@ static inline void add8(size_t rows, float32x4_t lo, float32x4_t hi, float *HLF_
     }
 }
 
+/* One 8x1 block (weights at w, column j) for the four vectors. */
+#define B8_BLOCK(w, j)                                                      \
+    do {                                                                    \
+        const float32x4_t wl_ = vld1q_f32(w), wh_ = vld1q_f32((w) + 4);     \
+        const size_t j_ = (j);                                              \
+        const float s0_ = x0[j_], s1_ = x1[j_], s2_ = x2[j_], s3_ = x3[j_]; \
+        a0l = vfmaq_n_f32(a0l, wl_, s0_);                                   \
+        a0h = vfmaq_n_f32(a0h, wh_, s0_);                                   \
+        a1l = vfmaq_n_f32(a1l, wl_, s1_);                                   \
+        a1h = vfmaq_n_f32(a1h, wh_, s1_);                                   \
+        a2l = vfmaq_n_f32(a2l, wl_, s2_);                                   \
+        a2h = vfmaq_n_f32(a2h, wh_, s2_);                                   \
+        a3l = vfmaq_n_f32(a3l, wl_, s3_);                                   \
+        a3h = vfmaq_n_f32(a3h, wh_, s3_);                                   \
+    } while (0)
+
 static void spmm_b8_4v(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
                        const uint16_t *HLF_RESTRICT block_col, const float *HLF_RESTRICT values,
                        const float *x0, const float *x1, const float *x2, const float *x3,
@@ -48,19 +64,16 @@ static void spmm_b8_4v(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
         float32x4_t a1l = vdupq_n_f32(0.0f), a1h = vdupq_n_f32(0.0f);
         float32x4_t a2l = vdupq_n_f32(0.0f), a2h = vdupq_n_f32(0.0f);
         float32x4_t a3l = vdupq_n_f32(0.0f), a3h = vdupq_n_f32(0.0f);
-        for (; cnt > 0; cnt--) {
-            const float32x4_t wl = vld1q_f32(v), wh = vld1q_f32(v + 4);
-            const size_t j = *c++;
+        for (size_t q = cnt / 2; q != 0; q--) {
+            B8_BLOCK(v, c[0]);
+            B8_BLOCK(v + 8, c[1]);
+            v += 16;
+            c += 2;
+        }
+        if (cnt % 2) {
+            B8_BLOCK(v, c[0]);
             v += 8;
-            const float s0 = x0[j], s1 = x1[j], s2 = x2[j], s3 = x3[j];
-            a0l = vfmaq_n_f32(a0l, wl, s0);
-            a0h = vfmaq_n_f32(a0h, wh, s0);
-            a1l = vfmaq_n_f32(a1l, wl, s1);
-            a1h = vfmaq_n_f32(a1h, wh, s1);
-            a2l = vfmaq_n_f32(a2l, wl, s2);
-            a2h = vfmaq_n_f32(a2h, wh, s2);
-            a3l = vfmaq_n_f32(a3l, wl, s3);
-            a3h = vfmaq_n_f32(a3h, wh, s3);
+            c += 1;
         }
         const size_t rows = m - row0 < 8 ? m - row0 : 8;
         add8(rows, a0l, a0h, y0 + row0);
@@ -69,6 +82,17 @@ static void spmm_b8_4v(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
         add8(rows, a3l, a3h, y3 + row0);
     }
 }
+
+/* One 4x1 block (weights at w, column j) for the four vectors. */
+#define B4_BLOCK(w, j)                                 \
+    do {                                               \
+        const float32x4_t w_ = vld1q_f32(w);           \
+        const size_t j_ = (j);                         \
+        a0 = vfmaq_n_f32(a0, w_, x0[j_]);              \
+        a1 = vfmaq_n_f32(a1, w_, x1[j_]);              \
+        a2 = vfmaq_n_f32(a2, w_, x2[j_]);              \
+        a3 = vfmaq_n_f32(a3, w_, x3[j_]);              \
+    } while (0)
 
 static void spmm_b4_4v(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
                        const uint16_t *HLF_RESTRICT block_col, const float *HLF_RESTRICT values,
@@ -80,14 +104,16 @@ static void spmm_b4_4v(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
         size_t cnt = block_ptr[b + 1] - block_ptr[b];
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
         float32x4_t a2 = vdupq_n_f32(0.0f), a3 = vdupq_n_f32(0.0f);
-        for (; cnt > 0; cnt--) {
-            const float32x4_t w = vld1q_f32(v);
-            const size_t j = *c++;
+        for (size_t q = cnt / 2; q != 0; q--) {
+            B4_BLOCK(v, c[0]);
+            B4_BLOCK(v + 4, c[1]);
+            v += 8;
+            c += 2;
+        }
+        if (cnt % 2) {
+            B4_BLOCK(v, c[0]);
             v += 4;
-            a0 = vfmaq_n_f32(a0, w, x0[j]);
-            a1 = vfmaq_n_f32(a1, w, x1[j]);
-            a2 = vfmaq_n_f32(a2, w, x2[j]);
-            a3 = vfmaq_n_f32(a3, w, x3[j]);
+            c += 1;
         }
         const size_t rows = m - row0 < 4 ? m - row0 : 4;
         add4(rows, a0, y0 + row0);

@@ -37,7 +37,7 @@ void hlf_f32_spmm_csr_acc(size_t nv, size_t m, const uint32_t *HLF_RESTRICT row_
         for (size_t i = 0; i < m; i++) {
             size_t cnt = row_ptr[i + 1] - row_ptr[i];
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-            for (; cnt >= 4; cnt -= 4) {
+            for (size_t q = cnt / 4; q != 0; q--) {
                 const float32x4_t w = vld1q_f32(v);
                 v += 4;
                 SPMM_NZ(c[0], w, 0);
@@ -46,7 +46,7 @@ void hlf_f32_spmm_csr_acc(size_t nv, size_t m, const uint32_t *HLF_RESTRICT row_
                 SPMM_NZ(c[3], w, 3);
                 c += 4;
             }
-            for (; cnt > 0; cnt--) {
+            for (cnt %= 4; cnt != 0; cnt--) {
                 const float w = *v++;
                 const size_t j = *c++;
                 a0 = fmaf(w, x0[j], a0);

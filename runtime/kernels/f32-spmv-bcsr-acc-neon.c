@@ -40,17 +40,22 @@ static void spmv_b8(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
         size_t cnt = block_ptr[b + 1] - block_ptr[b];
         float32x4_t a0l = vdupq_n_f32(0.0f), a0h = vdupq_n_f32(0.0f);
         float32x4_t a1l = vdupq_n_f32(0.0f), a1h = vdupq_n_f32(0.0f);
-        for (; cnt >= 2; cnt -= 2) {
-            const float32x4x4_t w = vld1q_f32_x4(v);
-            const float x0 = x[c[0]], x1 = x[c[1]];
-            v += 16;
-            c += 2;
-            a0l = vfmaq_n_f32(a0l, w.val[0], x0);
-            a0h = vfmaq_n_f32(a0h, w.val[1], x0);
-            a1l = vfmaq_n_f32(a1l, w.val[2], x1);
-            a1h = vfmaq_n_f32(a1h, w.val[3], x1);
+        for (size_t q = cnt / 4; q != 0; q--) {
+            const float32x4x4_t w01 = vld1q_f32_x4(v);
+            const float32x4x4_t w23 = vld1q_f32_x4(v + 16);
+            const float x0 = x[c[0]], x1 = x[c[1]], x2 = x[c[2]], x3 = x[c[3]];
+            v += 32;
+            c += 4;
+            a0l = vfmaq_n_f32(a0l, w01.val[0], x0);
+            a0h = vfmaq_n_f32(a0h, w01.val[1], x0);
+            a1l = vfmaq_n_f32(a1l, w01.val[2], x1);
+            a1h = vfmaq_n_f32(a1h, w01.val[3], x1);
+            a0l = vfmaq_n_f32(a0l, w23.val[0], x2);
+            a0h = vfmaq_n_f32(a0h, w23.val[1], x2);
+            a1l = vfmaq_n_f32(a1l, w23.val[2], x3);
+            a1h = vfmaq_n_f32(a1h, w23.val[3], x3);
         }
-        if (cnt) {
+        for (cnt %= 4; cnt != 0; cnt--) {
             const float x0 = x[*c++];
             a0l = vfmaq_n_f32(a0l, vld1q_f32(v), x0);
             a0h = vfmaq_n_f32(a0h, vld1q_f32(v + 4), x0);
@@ -78,7 +83,7 @@ static void spmv_b4(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
     for (size_t row0 = 0, b = 0; row0 < m; row0 += 4, b++) {
         size_t cnt = block_ptr[b + 1] - block_ptr[b];
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
-        for (; cnt >= 4; cnt -= 4) {
+        for (size_t q = cnt / 4; q != 0; q--) {
             const float32x4x4_t w = vld1q_f32_x4(v);
             const float x0 = x[c[0]], x1 = x[c[1]], x2 = x[c[2]], x3 = x[c[3]];
             v += 16;
@@ -88,7 +93,7 @@ static void spmv_b4(size_t m, const uint32_t *HLF_RESTRICT block_ptr,
             a0 = vfmaq_n_f32(a0, w.val[2], x2);
             a1 = vfmaq_n_f32(a1, w.val[3], x3);
         }
-        for (; cnt > 0; cnt--) {
+        for (cnt %= 4; cnt != 0; cnt--) {
             a0 = vfmaq_n_f32(a0, vld1q_f32(v), x[*c++]);
             v += 4;
         }

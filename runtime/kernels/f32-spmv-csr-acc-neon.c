@@ -3,23 +3,30 @@
  * AArch64 with arm_neon.h intrinsics (C99).
  *
  * There is no gather on AArch64 NEON: every nonzero costs a load of its
- * column index and a load of x at that index, whatever the code.  The inner
- * loop takes 8 nonzeros per iteration:
- *   - values: two q-registers (one LDP q);
- *   - per nonzero: LDRH of the column index, LDR s of x[col] (register
- *     offset, scaled: no address arithmetic), a scalar FMLA by element of
- *     the values register into one of 4 accumulators (latency hiding);
- * = 8 LDRH + 8 LDR + 8 FMLA + 1 LDP + loop ~ 3.4 instructions per nonzero,
- * against 0.4 per multiply-accumulate for the dense panel GEMV, so CSR only
- * pays off below ~12% density (hlfgen/sparse.py's cost model measures it).
- * Row tails (nonzeros % 8) go 4 then 1 at a time.  The partial sums are
- * added in a fixed order.
+ * column index (LDRH) and a load of x at that index, whatever the code.  The
+ * inner loop takes 8 nonzeros per iteration: the 8 values are two
+ * q-registers (one LDP q); the 8 gathered x values are put into two
+ * q-registers (LDR s for lane 0, LD1 {v.s}[k] or LDR s + INS for lanes 1-3),
+ * then 2 vector FMLA into two accumulators.  ~3.5 instructions per nonzero,
+ * against 0.4 per multiply-accumulate for the dense panel GEMV: CSR pays off
+ * only below ~10% density (hlfgen/sparse.py's cost model has the measured
+ * numbers).  Row tails (nonzeros % 8) go 4, then 1 at a time.  The partial
+ * sums are added in a fixed order.
  */
 #include <arm_neon.h>
 #include <math.h>
 #include <stddef.h>
 
 #include "../hlf_sparse.h"
+
+/* x[c[0..3]] as one q-register. */
+static inline float32x4_t gather4(const float *HLF_RESTRICT x, const uint16_t *HLF_RESTRICT c) {
+    float32x4_t g = vdupq_n_f32(x[c[0]]);
+    g = vsetq_lane_f32(x[c[1]], g, 1);
+    g = vsetq_lane_f32(x[c[2]], g, 2);
+    g = vsetq_lane_f32(x[c[3]], g, 3);
+    return g;
+}
 
 void hlf_f32_spmv_csr_acc(size_t m, const uint32_t *HLF_RESTRICT row_ptr,
                           const uint16_t *HLF_RESTRICT col_idx,
@@ -29,34 +36,26 @@ void hlf_f32_spmv_csr_acc(size_t m, const uint32_t *HLF_RESTRICT row_ptr,
     const float *v = values + row_ptr[0];
     for (size_t i = 0; i < m; i++) {
         size_t cnt = row_ptr[i + 1] - row_ptr[i];
-        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-        for (; cnt >= 8; cnt -= 8) {
-            const float32x4_t w0 = vld1q_f32(v);
-            const float32x4_t w1 = vld1q_f32(v + 4);
+        float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+        for (size_t q = cnt / 8; q != 0; q--) {
+            const float32x4_t w0 = vld1q_f32(v), w1 = vld1q_f32(v + 4);
+            const float32x4_t g0 = gather4(x, c), g1 = gather4(x, c + 4);
             v += 8;
-            a0 = vfmas_laneq_f32(a0, x[c[0]], w0, 0);
-            a1 = vfmas_laneq_f32(a1, x[c[1]], w0, 1);
-            a2 = vfmas_laneq_f32(a2, x[c[2]], w0, 2);
-            a3 = vfmas_laneq_f32(a3, x[c[3]], w0, 3);
-            a0 = vfmas_laneq_f32(a0, x[c[4]], w1, 0);
-            a1 = vfmas_laneq_f32(a1, x[c[5]], w1, 1);
-            a2 = vfmas_laneq_f32(a2, x[c[6]], w1, 2);
-            a3 = vfmas_laneq_f32(a3, x[c[7]], w1, 3);
             c += 8;
+            acc0 = vfmaq_f32(acc0, w0, g0);
+            acc1 = vfmaq_f32(acc1, w1, g1);
         }
+        cnt %= 8;
         if (cnt >= 4) {
-            const float32x4_t w0 = vld1q_f32(v);
+            acc0 = vfmaq_f32(acc0, vld1q_f32(v), gather4(x, c));
             v += 4;
-            a0 = vfmas_laneq_f32(a0, x[c[0]], w0, 0);
-            a1 = vfmas_laneq_f32(a1, x[c[1]], w0, 1);
-            a2 = vfmas_laneq_f32(a2, x[c[2]], w0, 2);
-            a3 = vfmas_laneq_f32(a3, x[c[3]], w0, 3);
             c += 4;
             cnt -= 4;
         }
+        float s = vaddvq_f32(vaddq_f32(acc0, acc1));
         for (; cnt > 0; cnt--) {
-            a0 = fmaf(*v++, x[*c++], a0);
+            s = fmaf(*v++, x[*c++], s);
         }
-        y[i] += (a0 + a1) + (a2 + a3);
+        y[i] += s;
     }
 }
