@@ -22,14 +22,17 @@ def lstm_model(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("compiler", ["gcc", "clang"])
-def test_werror_and_parity(lstm_model, tmp_path, compiler):
-    if not shutil.which(compiler):
-        pytest.skip(f"{compiler} not installed")
-    gen = generate(lstm_model, tmp_path / "out", max_seq_len=12)
-    exe = compile_out(gen.out_dir, tmp_path / "build", compiler=compiler, werror=True)
+@pytest.mark.parametrize("compiler,target", [("gcc", "host"), ("clang", "host"),
+                                             ("gcc", "cortex-a73"), ("clang", "cortex-a73"), ("gcc", "aarch64")])
+def test_werror_and_parity(lstm_model, tmp_path, compiler, target):
+    """-Wall -Wextra -Werror with gcc and clang, host and AArch64 (NEON, run under qemu)."""
+    needs = [compiler] + (["aarch64-linux-gnu-gcc", "qemu-aarch64"] if target != "host" else [])
+    if not all(shutil.which(t) for t in needs):
+        pytest.skip(f"needs {', '.join(needs)}")
+    gen = generate(lstm_model, tmp_path / "out", max_seq_len=12, target=target)
+    exe = compile_out(gen.out_dir, tmp_path / "build", compiler=compiler, werror=True, target=target)
     feeds = random_inputs(gen.model, 9, seed=1)  # shorter than the max
-    outs, _ = run_runner(exe, feeds)
+    outs, _ = run_runner(exe, feeds, target=target)
     expected, _ = oracle_outputs(lstm_model, feeds)
     for name, exp in expected.items():
         np.testing.assert_allclose(outs[name], exp, atol=ATOL, rtol=RTOL)
