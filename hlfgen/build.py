@@ -54,14 +54,20 @@ def generate(
     target: str = "host",
     batch: int | None = None,
     max_seq_len: int | None = None,
+    sparse: str = "auto",
 ) -> Generated:
-    """`hlfgen build`: read, lower and render the model into out_dir."""
+    """`hlfgen build`: read, lower and render the model into out_dir.
+
+    sparse: auto|off|csr|block, which mostly-zero (pruned) weight matrices use
+    the sparse kernels of runtime/hlf_sparse.h (hlfgen/sparse.py).
+    """
     if target not in TARGETS:
         raise HlfgenError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
-    if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES):
+    if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES
+                             or name.startswith("hlf_")):
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
-    prog = lower(model, panel_rows(target))
+    prog = lower(model, panel_rows(target), sparse=sparse, target=target)
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hlfgen-", dir=out_dir.parent))

@@ -70,7 +70,9 @@ def random_inputs(model: Model, seq_len: int, seed: int = 0) -> dict[str, np.nda
     feeds = {}
     for t in model.inputs:
         shape = tuple(-d * seq_len if d < 0 else d for d in t.shape)
-        if t.dtype in ("int32", "int64"):  # sequence_lens: lengths in 1..T, one entry full length
+        if t.dtype in ("int32", "int64") and isinstance(t.int_range, tuple):  # e.g. token ids
+            feeds[t.name] = rng.integers(t.int_range[0], t.int_range[1], size=shape).astype(t.dtype)
+        elif t.dtype in ("int32", "int64"):  # sequence_lens: lengths in 1..T, one entry full length
             lens = rng.integers(1, seq_len + 1, size=shape)
             if lens.size:
                 lens.reshape(-1)[0] = seq_len
@@ -184,6 +186,7 @@ def check(
     runner: str | None = None,
     stream: bool = False,
     sanitize: bool = False,
+    sparse: str = "auto",
 ) -> CheckReport:
     """Build model_path for target, run it on seeded random (or given) inputs, compare with the oracle."""
     own = work_dir is None
@@ -192,7 +195,7 @@ def check(
         if inputs is not None:
             seq_len = seq_len or _seq_len_of(model_path, inputs, batch)
         seq_len = seq_len or DEFAULT_SEQ_LEN
-        gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len)
+        gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse)
         feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)
         expected, oracle = oracle_outputs(model_path, feeds)
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)

@@ -10,6 +10,8 @@ from pathlib import Path
 from .errors import HlfgenError
 
 TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
+SPARSE_HELP = ("mostly-zero (pruned) weight matrices: auto (sparse kernel where the cost model says faster, "
+               "default), off (all dense), csr or block (force that format)")
 
 
 def _positive(text: str) -> int:
@@ -33,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
     b.add_argument("--batch", type=_positive, help="batch size (default: the model's static value, else 1)")
     b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
+    b.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
 
     c = sub.add_parser("check", help="build, run on random inputs and compare with onnxruntime")
     c.add_argument("model")
@@ -43,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
     c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
+    c.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
 
     r = sub.add_parser("run", help="build and run a model on .npy inputs (here, under qemu, or on a board)")
     r.add_argument("model")
@@ -54,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--stream", action="store_true", help="feed one step at a time through the streaming API")
     r.add_argument("--batch", type=_positive)
     r.add_argument("--max-seq-len", type=_positive)
+    r.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
     r.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
 
     i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
@@ -80,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--hidden-size", type=_positive, default=128)
     e.add_argument("--compression", default="2.5")
     e.add_argument("--k", type=_positive, default=1)
+    e.add_argument("--scheme", choices=["dense", "small", "lmf", "hlf", "pruned"],
+                   help="write the same layer compressed by one scheme, from the same seeded dense weights: "
+                        "dense baseline, small baseline (smaller hidden size), LMF, HLF (SVD), magnitude-pruned "
+                        "(default: the original HLF example with random factors)")
+    e.add_argument("--sweep-k", action="store_true", help="--scheme hlf: try k = 1..16 per matrix, keep the best fit")
+    e.add_argument("--prune-block", default="1x1", metavar="RxC", help="--scheme pruned: prune whole RxC blocks (e.g. 8x1)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--direction", default="forward", choices=["forward", "reverse", "bidirectional"])
     e.add_argument("--stacked", action="store_true", help="factor the stacked gate matrix once instead of per gate")
@@ -102,12 +113,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_build(args) -> int:
     from .build import generate
+    from .lower import work_bytes
 
-    gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len)
+    gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
+                   sparse=args.sparse)
     m = gen.model
     p = gen.program
     print(f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})")
-    print(f"  weights {p.weight_bytes} bytes, working memory {4 * (p.arena_floats + p.scratch_floats + p.state_floats)} bytes")
+    print(f"  weights {p.weight_bytes} bytes, working memory {work_bytes(p)} bytes")
+    for ch in p.sparse_choices:
+        print(f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}")
     tc = " -DCMAKE_TOOLCHAIN_FILE=" + str(gen.out_dir / "toolchains" / "aarch64-linux-gnu.cmake") if args.target != "host" else ""
     bdir = gen.out_dir / ("build" if args.target == "host" else f"build-{args.target}")
     print(f"next: cmake -S {gen.out_dir} -B {bdir}{tc} && cmake --build {bdir}")
@@ -118,7 +133,7 @@ def cmd_check(args) -> int:
     from .check import check
 
     report = check(args.model, target=args.target, seed=args.seed, seq_len=args.seq_len, batch=args.batch,
-                   compiler=args.compiler, runner=args.runner, stream=args.stream)
+                   compiler=args.compiler, runner=args.runner, stream=args.stream, sparse=args.sparse)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -142,7 +157,8 @@ def cmd_run(args) -> int:
             raise HlfgenError(f"--input {name}: cannot read {path} ({e})") from None
     work = Path(tempfile.mkdtemp(prefix="hlfgen-run-"))
     try:
-        gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len)
+        gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
+                       sparse=args.sparse)
         exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
         outputs, mean_us = run_runner(exe, feeds, target=args.target, work_dir=work / "run", repeat=args.repeat,
                                       stream=args.stream, runner_spec=args.runner)
@@ -191,10 +207,25 @@ def cmd_example(args) -> int:
     from .example import write_example
     from . import hlf
 
-    write_example(Path(args.out), kind=args.kind, input_size=args.input_size, hidden_size=args.hidden_size,
-                  compression=hlf.parse_cf(args.compression), k=args.k, seed=args.seed, direction=args.direction,
-                  per_gate=not args.stacked)
-    print(f"wrote {args.out} ({args.kind}, input {args.input_size}, hidden {args.hidden_size}, compression {args.compression}, k {args.k})")
+    try:
+        block = tuple(int(v) for v in args.prune_block.lower().split("x"))
+        if len(block) != 2:
+            raise ValueError
+    except ValueError:
+        raise HlfgenError(f"--prune-block '{args.prune_block}' is not RxC (e.g. 8x1)") from None
+    model = write_example(Path(args.out), kind=args.kind, input_size=args.input_size, hidden_size=args.hidden_size,
+                          compression=hlf.parse_cf(args.compression), k=None if args.sweep_k else args.k, seed=args.seed,
+                          direction=args.direction, per_gate=not args.stacked, scheme=args.scheme, prune_block=block)
+    if args.scheme is None:
+        print(f"wrote {args.out} ({args.kind}, input {args.input_size}, hidden {args.hidden_size}, compression {args.compression}, k {args.k})")
+        return 0
+    from .example import weight_stats
+
+    st = weight_stats(model)
+    extra = "".join(f", {k[6:]} {v} B" for k, v in st.items() if k.startswith("bytes_") and k != "bytes_dense")
+    print(f"wrote {args.out} ({model.doc_string.split(': ', 1)[1]})")
+    print(f"  W and R: {st['weights']} of {st['dense']} weights kept (x{st['dense'] / st['weights']:.3f}); "
+          f"{st['bytes_dense']} B as float32{extra}")
     return 0
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import resources
 from .ir import RecurrentLayer
-from .lower import Program, c_dim, max_elems
+from .lower import Program, c_dim, max_elems, work_bytes
 from .reader import c_identifier
 
 C_DTYPES = {"float32": ("float", "HLF_DTYPE_F32"), "int32": ("int32_t", "HLF_DTYPE_I32"), "int64": ("int64_t", "HLF_DTYPE_I64")}
@@ -99,6 +99,7 @@ def render(prog: Program, out_dir: Path, target: str) -> None:
         storage=prog.storage,
         max_elems=lambda shape: max_elems(shape, model.max_seq_len),
         step_elems=lambda shape: max_elems(shape, 1),
+        work_bytes=work_bytes(prog),
         c_dtype=lambda dt: C_DTYPES[dt][0],
         hlf_dtype=lambda dt: C_DTYPES[dt][1],
         is_layer=lambda op: isinstance(op, RecurrentLayer),

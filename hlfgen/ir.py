@@ -111,6 +111,10 @@ class TensorInfo:
     dtype: str  # "float32", "int32" or "int64"
     shape: Shape
     optional: bool = False  # graph inputs only
+    # Integer inputs: the values that make sense, [lo, hi) (token ids: the
+    # embedding's rows), or "lengths" for sequence_lens (1..T).  For random
+    # test inputs (check.random_inputs); None: unknown.
+    int_range: tuple[int, int] | str | None = None
 
 
 @dataclass

@@ -16,18 +16,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import pack
+from . import pack, sparse
 from .ops import stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
 ALIGN_FLOATS = 16  # 64-byte alignment of arena regions
+_SPARSE_MODES = sparse.MODES  # lower()'s parameter `sparse` shadows the module
 
 
 @dataclass
 class WeightArray:
     symbol: str
     data: np.ndarray  # 1-D float32, packed or plain
+    comment: str
+
+
+@dataclass
+class IndexArray:
+    symbol: str
+    ctype: str  # "uint32_t" | "uint16_t"
+    data: np.ndarray
     comment: str
 
 
@@ -44,7 +53,10 @@ class MatCall:
     zero_dst: int = 0  # floats to zero at dst first (a fresh t = C·x)
     ldx: int = 0  # gemm: leading dimension of src
     ldy: int = 0  # gemm: leading dimension of dst
-    kind: str = "matvec"  # "matvec", or "add": dst[0:m] += src[0:m]
+    kind: str = "matvec"  # "matvec", "add" (dst[0:m] += src[0:m]), "csr" or "bcsr" (runtime/hlf_sparse.h)
+    ptr: str = ""  # csr/bcsr: row_ptr / block_ptr symbol (weight: the values)
+    idx: str = ""  # csr/bcsr: col_idx / block_col symbol
+    br: int = 0  # bcsr: block rows
 
 
 @dataclass
@@ -104,6 +116,20 @@ class Program:
     can_stream: bool = True
     const_arrays: list = field(default_factory=list)  # (symbol, dtype, values)
     buffers: list = field(default_factory=list)  # (c_name, dtype, elements): static buffers of non-float tensors
+    target: str = "host"
+    sparse: str = "auto"  # sparse.MODES: which dense segments use runtime/hlf_sparse.h
+    index_arrays: list[IndexArray] = field(default_factory=list)  # sparse kernels' row pointers / column indices
+    sparse_choices: list[dict] = field(default_factory=list)  # per dense segment looked at: shape, zeros, kernel, costs
+
+    @property
+    def uses_sparse(self) -> bool:
+        return bool(self.index_arrays)
+
+
+def work_bytes(prog: "Program") -> int:
+    """Static working memory: recurrent state, tensor arena, layer scratch, integer buffers."""
+    ints = sum(elems * (8 if dtype == "int64" else 4) for _, dtype, elems in prog.buffers)
+    return 4 * (prog.arena_floats + prog.scratch_floats + prog.state_floats) + ints
 
 
 def _align(n: int) -> int:
@@ -141,6 +167,43 @@ class _MatLowering:
         self.prog.weights.append(WeightArray(sym, pack.pack_panels(data, self.prog.nr), comment))
         return sym
 
+    def sparse_call(self, seg: Dense, pos: int, n: int, src: str, dst: str, *, gemm: bool,
+                    ld_src: int, ld_dst: int) -> tuple[MatCall | None, int] | None:
+        """The sparse kernel call for a dense segment, or None when it stays dense (sparse.choose).
+
+        Returns (call, multiply-adds per vector); call is None for an all-zero segment (nothing to add).
+        """
+        ch = sparse.choose(seg.data, self.prog.sparse, nr=self.prog.nr, target=self.prog.target, gemm=gemm)
+        zf = sparse.zero_fraction(seg.data)
+        if ch.costs is not None or zf > 0:
+            self.prog.sparse_choices.append({"rows": f"{self.prefix} {pos}..{pos + seg.rows - 1}",
+                                             "shape": [seg.rows, n], "zero_fraction": zf, "gemm": gemm,
+                                             "kernel": ch.kind + (str(ch.br) if ch.br else ""), "costs": ch.costs})
+        if ch.kind == "dense":
+            return None
+        base = f"{self.prefix}_S{self.count}"
+        self.count += 1
+        rows = f"rows {pos}..{pos + seg.rows - 1} ({seg.rows}x{n}, {100 * zf:.1f}% zeros)"
+        if ch.kind == "csr":
+            s = sparse.pack_csr(seg.data)
+            ptr, idx, vals, what = s.row_ptr, s.col_idx, s.values, f"CSR, {s.nnz} nonzeros"
+            ops = s.nnz
+        else:
+            s = sparse.pack_bcsr(seg.data, ch.br)
+            ptr, idx, vals, what = s.block_ptr, s.block_col, s.values, f"BCSR {ch.br}x1, {s.blocks} blocks"
+            ops = s.blocks * ch.br
+        if not s.values.size:
+            return None, 0
+        self.prog.weights.append(WeightArray(base, vals, f"A' {rows}: {what}, values"))
+        self.prog.index_arrays.append(IndexArray(f"{base}_ptr", "uint32_t", ptr, f"A' {rows}: {what}, "
+                                                 + ("row pointers" if ch.kind == "csr" else "block-row pointers")))
+        self.prog.index_arrays.append(IndexArray(f"{base}_col", "uint16_t", idx, f"A' {rows}: {what}, "
+                                                 + ("column of each nonzero" if ch.kind == "csr" else "column of each block")))
+        call = MatCall(base, seg.rows, n, src, dst,
+                       f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (sparse {what}, {seg.rows}x{n})",
+                       ldx=ld_src, ldy=ld_dst, kind=ch.kind, ptr=f"{base}_ptr", idx=f"{base}_col", br=ch.br)
+        return call, ops
+
     def plan(self, mat: FactoredMatrix, targets: list[tuple[int, int, str]], src: str, tmp: str, *,
              gemm: bool, ld_src: int = 0, ld_dst: int = 0) -> MatPlan:
         """Calls computing rows [a, b) of mat times src into dst, for each target (a, b, dst).
@@ -162,6 +225,20 @@ class _MatLowering:
                 pos += seg.rows
         calls: list[MatCall] = []
         ops = 0
+
+        # Algorithm 1 line 1, sparse: a dense segment that is mostly zeros (a
+        # pruned matrix) may go to a sparse kernel (hlfgen/sparse.py decides).
+        kept = []
+        for seg, pos, d in dense:
+            sp = self.sparse_call(seg, pos, n, src, d, gemm=gemm, ld_src=ld_src, ld_dst=ld_dst)
+            if sp is None:
+                kept.append((seg, pos, d))
+                continue
+            call, nmac = sp
+            if call is not None:
+                calls.append(call)
+            ops += nmac
+        dense = kept
 
         # Algorithm 1 line 1: O[dense rows] = A'·x
         if gemm or len(dense) <= 1:
@@ -352,9 +429,15 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
     node.attrs["sym"] = syms
 
 
-def lower(model: Model, nr: int = pack.NR) -> Program:
-    """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target))."""
-    prog = Program(model, nr=nr)
+def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str = "host") -> Program:
+    """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target)).
+
+    sparse: hlfgen.sparse.MODES, which mostly-zero dense segments use the sparse
+    kernels; target picks the cost model ("host" or an AArch64 target).
+    """
+    if sparse not in _SPARSE_MODES:
+        raise HlfgenError(f"unknown --sparse mode '{sparse}' (choose from {', '.join(_SPARSE_MODES)})")
+    prog = Program(model, nr=nr, target=target, sparse=sparse)
     stream.mark(model)  # nodes mixing a summary of the sequence (Y_h, y[-1]) with per-step data
     for s, op in enumerate(model.ops):
         if isinstance(op, RecurrentLayer):
@@ -373,6 +456,6 @@ def lower(model: Model, nr: int = pack.NR) -> Program:
         else:  # pragma: no cover - the reader only makes the ops above
             raise HlfgenError(f"internal: no lowering for {type(op).__name__}")
     prog.scratch_floats = max((lc.scratch_floats for lc in prog.layers), default=0)
-    prog.weight_bytes = 4 * sum(w.data.size for w in prog.weights)
+    prog.weight_bytes = 4 * sum(w.data.size for w in prog.weights) + sum(a.data.nbytes for a in prog.index_arrays)
     _plan_memory(prog)
     return prog

@@ -69,8 +69,14 @@ ONNX_DTYPES = {
 }
 
 
-# Names that would clash with system libraries (lib<name>.a) or C keywords.
-RESERVED_NAMES = {"m", "c", "dl", "rt", "pthread", "main", "model", "int", "float", "void", "static", "const"}
+# Names that would clash with system libraries (lib<name>.a), C keywords, or
+# standard headers (<name>.h would hide <time.h>, <math.h>, ...).
+RESERVED_NAMES = {
+    "m", "c", "dl", "rt", "pthread", "main", "model", "int", "float", "void", "static", "const",
+    "assert", "complex", "ctype", "errno", "fenv", "inttypes", "iso646", "limits", "locale", "math",
+    "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio",
+    "stdlib", "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype",
+}
 
 
 def c_identifier(text: str) -> str:
@@ -84,7 +90,7 @@ def c_identifier(text: str) -> str:
 def model_name(path) -> str:
     """Default model name: a C identifier from the file name, never a reserved one."""
     ident = c_identifier(Path(path).name.split(".")[0])
-    return ident + "_model" if ident in RESERVED_NAMES else ident
+    return ident + "_model" if ident in RESERVED_NAMES or ident.startswith("hlf_") else ident
 
 
 def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
@@ -532,6 +538,8 @@ class _Reader:
         peep = self._small_const(node, 7, "P", (nd, 3 * hidden), label) if kind == "lstm" else None
 
         seq_lens = self._state_input(ins[4], "sequence_lens", (self.batch,), label, op, dtype=("int32", "int64"))
+        if seq_lens in self.tensors:
+            self.tensors[seq_lens].int_range = "lengths"
         state_shape = (nd, self.batch, hidden) if layout == 0 else (self.batch, nd, hidden)
         initial_h = self._state_input(ins[5], "initial_h", state_shape, label, op)
         initial_c = self._state_input(ins[6], "initial_c", state_shape, label, op) if kind == "lstm" else None

@@ -16,7 +16,8 @@ Modes (``hlfgen build --sparse``):
   * ``csr`` / ``block`` - a segment with at least ``MIN_ZERO_FRACTION`` zeros
     uses that format (block: the block height with the lower modelled cost);
   * ``auto``  - (default) the cheapest of dense, CSR, BCSR 4x1 and BCSR 8x1
-    by the cost model below; a matrix without zeros is never looked at twice.
+    by the cost model below, for segments with at least MIN_ZERO_FRACTION
+    zeros (a matrix without zeros stays dense without further ado).
 
 Cost model.  The cost of a call is linear in what the kernel streams::
 
@@ -25,16 +26,21 @@ Cost model.  The cost of a call is linear in what the kernel streams::
     bcsr:   a * blocks             + b * block rows     + c
 
 with one (a, b, c) per kernel, per GEMV / GEMM-per-vector, per target
-family.  The AArch64 constants are executed instructions measured under qemu
-with the instruction-count plugin (bench/insn_count; deterministic, the
-measure bench/insn_per_mac.py uses) and fitted by least squares over
-matrices 64..1024 x 64..512 and densities 2..60 % (bench/sparse_calibrate.py
-reproduces the fit).  Instructions are a proxy for Cortex-A73 cycles: the
-sparse kernels' gathers are loads with a register offset, which the A73
-issues at one per cycle like the dense kernel's loads.  The host constants
-are nanoseconds measured on the build machine (Intel Xeon, AVX-512, gcc 12
--O2 -march=native), same fit.  The model ranks the kernels; it does not need
-to predict absolute times.
+family (COSTS below).  The AArch64 constants are executed instructions
+measured under qemu with the instruction-count plugin (bench/insn_count;
+deterministic, the measure bench/insn_per_mac.py uses), fitted over matrices
+64x64 .. 1024x256 and densities 2..60 % (bench/sparse_calibrate.py reproduces
+the fit).  Instructions stand in for Cortex-A73 cycles: every instruction of
+these kernels is a load, an FMLA or loop overhead, and the sparse kernels'
+gathers are single loads with a register offset; a real A73 may penalize the
+dependent index->x loads more, which only makes the dense choice safer.  The
+host constants are nanoseconds on the build machine (Intel Xeon, AVX-512,
+gcc 12 -O2 -march=native), same fit.  The model ranks kernels; it need not
+predict absolute times.  What it says, in per-stored-weight terms (AArch64):
+dense 0.40 instructions per MAC; CSR 3.95 per nonzero (~10x: CSR wins below
+~10 % density); BCSR 4x1 1.02 and 8x1 0.73 per stored weight (a win when the
+kept blocks hold < ~40 % / ~55 % of the weights, i.e. block-structured
+pruning, or unstructured pruning beyond ~90 %).
 """
 
 from __future__ import annotations
@@ -46,16 +52,17 @@ import numpy as np
 MODES = ("auto", "off", "csr", "block")
 BLOCK_ROWS = (4, 8)  # block heights with vectorized kernels
 MAX_COLS = 1 << 16  # 16-bit column indices
-# Forced modes (csr, block) apply to segments at least this sparse; a dense
-# model has ~0 exact zeros, a model pruned to compression 1.33 has 25 %.
+# Sparse kernels are considered for segments at least this sparse (forced
+# modes csr / block apply there; auto compares costs there).  A dense model
+# has ~0 exact zeros; a model pruned to compression 1.33 has 25 %.  By the
+# cost tables below no sparse kernel can beat the dense one under ~45 %
+# zeros anyway (BCSR 8x1 with every kept block full is 1.8x the dense cost
+# per stored weight on AArch64, 1.9x on the host).
 MIN_ZERO_FRACTION = 0.25
-# auto never considers a segment with fewer zeros than this: no kernel beats
-# the dense one there (the fitted CSR cost per nonzero is ~8x a dense MAC).
-AUTO_MIN_ZERO_FRACTION = 0.25
 
 # (a, b, c) per kernel: see the module docstring.  Keys: (family, kernel, op)
 # with family "aarch64" | "host", kernel "dense" | "csr" | "bcsr4" | "bcsr8",
-# op "gemv" | "gemm" (gemm: per vector, in groups of 4 vectors).
+# op "gemv" | "gemm" (gemm: per vector, the kernel run on 8 vectors).
 COSTS: dict[tuple[str, str, str], tuple[float, float, float]] = {}
 
 
@@ -64,26 +71,33 @@ def _set_costs(family: str, table: dict) -> None:
         COSTS[(family, kernel, op)] = abc
 
 
-# Filled in from bench/sparse_calibrate.py (see there for the raw numbers).
+# bench/sparse_calibrate.py, 2024-11: 5 shapes (64x64 .. 1024x256, 512x512) x
+# densities 2..60 % x (unstructured, 8x1-block) sparsity, fit with a, b, c >= 0.
+# AArch64: executed instructions per call (qemu plugin), NEON kernels, gcc 12
+# -O2 -mcpu=cortex-a73; largest relative residual 5 % (dense), 16-29 % (sparse
+# GEMV, only on 64x64 matrices with < 60 nonzeros), <= 7 % otherwise.
 _set_costs("aarch64", {
-    ("dense", "gemv"): (0.40, 12.0, 20.0),
-    ("dense", "gemm"): (0.375, 12.0, 20.0),
-    ("csr", "gemv"): (3.4, 12.0, 20.0),
-    ("csr", "gemm"): (2.5, 6.0, 20.0),
-    ("bcsr4", "gemv"): (3.5, 12.0, 20.0),
-    ("bcsr4", "gemm"): (2.8, 8.0, 20.0),
-    ("bcsr8", "gemv"): (5.5, 15.0, 20.0),
-    ("bcsr8", "gemm"): (3.8, 10.0, 20.0),
+    ("dense", "gemv"): (0.3985, 34.9, 52.9),  # per padded MAC (8-row panels), per panel
+    ("dense", "gemm"): (0.3672, 22.0, 10.1),
+    ("csr", "gemv"): (3.950, 28.8, 0.0),  # per nonzero, per row
+    ("csr", "gemm"): (2.709, 9.46, 0.0),
+    ("bcsr4", "gemv"): (4.068, 37.0, 0.0),  # per 4x1 block, per block row
+    ("bcsr4", "gemm"): (3.004, 8.59, 20.8),
+    ("bcsr8", "gemv"): (5.857, 43.3, 0.0),  # per 8x1 block, per block row
+    ("bcsr8", "gemm"): (4.135, 16.0, 13.6),
 })
+# Host: nanoseconds per call, portable kernels, gcc 12 -O2 -march=native,
+# Intel Xeon (AVX-512) shared with other jobs (best of 9 runs of ~1 ms);
+# residuals up to 45 %: good enough to rank kernels whose costs differ by 2x+.
 _set_costs("host", {
-    ("dense", "gemv"): (0.40, 12.0, 20.0),
-    ("dense", "gemm"): (0.375, 12.0, 20.0),
-    ("csr", "gemv"): (3.4, 12.0, 20.0),
-    ("csr", "gemm"): (2.5, 6.0, 20.0),
-    ("bcsr4", "gemv"): (3.5, 12.0, 20.0),
-    ("bcsr4", "gemm"): (2.8, 8.0, 20.0),
-    ("bcsr8", "gemv"): (5.5, 15.0, 20.0),
-    ("bcsr8", "gemm"): (3.8, 10.0, 20.0),
+    ("dense", "gemv"): (0.0315, 0.0, 0.0),  # per padded MAC (16-row panels)
+    ("dense", "gemm"): (0.0226, 0.0, 22.7),
+    ("csr", "gemv"): (0.316, 0.80, 34.9),
+    ("csr", "gemm"): (0.255, 0.03, 14.9),
+    ("bcsr4", "gemv"): (0.421, 1.94, 8.1),
+    ("bcsr4", "gemm"): (0.269, 1.47, 11.0),
+    ("bcsr8", "gemv"): (0.482, 3.65, 6.5),
+    ("bcsr8", "gemm"): (0.281, 3.00, 8.4),
 })
 
 
@@ -229,7 +243,7 @@ def choose(a: np.ndarray, mode: str, *, nr: int, target: str, gemm: bool) -> Cho
     if mode == "off" or a.size == 0 or a.shape[1] > MAX_COLS:
         return Choice("dense")
     zf = zero_fraction(a)
-    if zf < (AUTO_MIN_ZERO_FRACTION if mode == "auto" else MIN_ZERO_FRACTION):
+    if zf < MIN_ZERO_FRACTION:
         return Choice("dense")
     c = costs(a, nr=nr, target=target, gemm=gemm)
     if mode == "csr":

@@ -7,8 +7,8 @@
 * export keeps MatMul(B, C) (inspect: HLF / LMF, not folded-dense), refuses a
   folded export naming the matrix, and single-layer models compile and match
   onnxruntime (hlfgen.check.check) and PyTorch at another sequence length.
-  Exports whose glue operators the compiler does not read yet are xfail with
-  the operator and node.
+  Whole exports with glue operators (Reshape, batch_first Transposes, Concat
+  of h_n, Slice of h0, an embedding) compile and match too.
 """
 
 from __future__ import annotations
@@ -310,30 +310,20 @@ def test_export_dynamo_keeps_factors_unless_optimized(tmp_path):
             export(m, (x,), tmp_path / "dynamo_opt.onnx", dynamo=True, optimize=True)
 
 
-# Exports the compiler cannot read yet: the factors survive (export verifies on
-# the weight expressions alone) but a glue operator around the recurrent node
-# is not supported.  xfail names the operator and node as of this writing.
+# Exports with the glue operators around the recurrent nodes (Reshape after a
+# bidirectional layer, batch_first Transposes, Concat of h_n, Slice of h0 per
+# layer): the factors survive export and the whole graph compiles.
 GLUE = {
-    "lstm_bidirectional": (
-        lambda: HLFLSTM(6, 10, compression=2, bidirectional=True), (5, 2, 6), None,
-        "node '/Reshape' (Reshape) shape [0, 0, -1] after Transpose of Y [T,2,B,H]: the reader's "
-        "Reshape copies T through 0 and reports 'Reshape with more than one -1'"),
-    "gru_batch_first": (
-        lambda: HLFGRU(6, 10, compression=2, batch_first=True), (2, 5, 6), None,
-        "graph input 'X' reaches the GRU through Transpose '/Transpose': the reader only binds the "
-        "sequence axis on direct inputs ('dimension 1 (T) is symbolic and is neither the sequence nor the batch axis')"),
-    "lstm_2_layers": (
-        lambda: HLFLSTM(6, 10, compression=2, num_layers=2), (5, 2, 6), None,
-        "node '/Concat_11' (Concat): operator Concat on runtime data is not supported (h_n of both layers)"),
-    "gru_2_layers_h0": (
-        lambda: HLFGRU(6, 10, compression=2, num_layers=2), (5, 2, 6), (2, 2, 10),
-        "node '/Slice_12' (Slice): operator Slice on runtime data is not supported (h0 sliced per layer)"),
+    "lstm_bidirectional": (lambda: HLFLSTM(6, 10, compression=2, bidirectional=True), (5, 2, 6), None),
+    "gru_batch_first": (lambda: HLFGRU(6, 10, compression=2, batch_first=True), (2, 5, 6), None),
+    "lstm_2_layers": (lambda: HLFLSTM(6, 10, compression=2, num_layers=2), (5, 2, 6), None),
+    "gru_2_layers_h0": (lambda: HLFGRU(6, 10, compression=2, num_layers=2), (5, 2, 6), (2, 2, 10)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(GLUE))
-def test_export_glue_models(name, work, tmp_path, request):
-    factory, xshape, h0shape, reason = GLUE[name]
+def test_export_glue_models(name, work, tmp_path):
+    factory, xshape, h0shape = GLUE[name]
     torch.manual_seed(6)
     m = factory().eval()
     args = (torch.randn(xshape),) + ((torch.randn(h0shape),) if h0shape else ())
@@ -344,15 +334,13 @@ def test_export_glue_models(name, work, tmp_path, request):
     structures = _structures(info)
     assert len(structures) == 2 * m.num_layers * (2 if m.bidirectional else 1)
     assert all(s.startswith("HLF") for s in structures), structures
-    # only compiling is expected to fail (marked here, after export and its checks passed)
-    request.applymarker(pytest.mark.xfail(raises=HlfgenError, strict=False, reason=reason))
     _, wdir = work
     report = check(path, seq_len=6, work_dir=wdir)
     assert report.ok, report.format()
 
 
-def test_embedding_model_export(tmp_path, work, request):
-    """Embedding -> HLFLSTM -> Linear: the factors survive export; the compiler cannot read the glue yet."""
+def test_embedding_model_export(tmp_path, work):
+    """Embedding -> HLFLSTM -> Linear: the factors survive export and the whole model compiles."""
 
     class Net(nn.Module):
         def __init__(self):
@@ -372,13 +360,9 @@ def test_embedding_model_export(tmp_path, work, request):
         warnings.simplefilter("always")
         info = export(net, (torch.randint(0, 20, (5, 2)),), path)
     assert all(s.startswith("HLF") for s in _structures(info))
-    request.applymarker(pytest.mark.xfail(raises=HlfgenError, strict=False, reason=(
-        "graph input 'X' (token ids) reaches the LSTM through Gather '/emb/Gather': the reader binds the "
-        "sequence axis only on direct inputs of a recurrent node ('dimension 0 (T) is symbolic and is neither "
-        "the sequence nor the batch axis'); with a static T: node '/emb/Gather' (Gather): operator Gather on "
-        "runtime data is not supported")))
     _, wdir = work
-    check(path, seq_len=6, work_dir=wdir)
+    report = check(path, seq_len=6, work_dir=wdir)
+    assert report.ok, report.format()
 
 
 def test_import_hlfgen_torch_needs_no_onnxscript():

@@ -55,6 +55,8 @@ def gather(ctx: OpContext):
         if idx.dtype not in ("int32", "int64"):
             raise ctx.error(f"indices have dtype {idx.dtype}; expected int32 or int64")
         ishape = list(idx.shape)
+        if n > 0 and idx.int_range is None:
+            idx.int_range = (0, n)  # valid ids (a graph input's random test values)
         attrs["idx"] = ("t", idx.name, idx.dtype)
         inputs.append(idx.name)
         nidx = dim_product(ishape, ctx)
