@@ -264,3 +264,213 @@ def test_choice_modes():
 def sparse_nr(target):
     from hlfgen.pack import panel_rows
     return panel_rows(target)
+
+
+# --------------------------------------------------------------------------
+# Pruned models through the compiler: every --sparse mode, host and A73
+# --------------------------------------------------------------------------
+
+from conftest import TARGETS, assert_parity  # noqa: E402
+
+from hlfgen.example import (SCHEMES, dense_weights, make_example_model, prune_magnitude,  # noqa: E402
+                            small_hidden, weight_stats, write_example)
+
+SPARSE_CALLS = {"csr": ("hlf_f32_spmv_csr_acc(", "hlf_f32_spmm_csr_acc("),
+                "bcsr": ("hlf_f32_spmv_bcsr_acc(", "hlf_f32_spmm_bcsr_acc(")}
+
+
+def _generated_c(work: Path) -> str:
+    """The generated model source (not the runner) of check(work_dir=work)."""
+    return "".join(p.read_text() for p in (work / "out").glob("*.c") if not p.name.endswith("_run.c"))
+
+
+@pytest.mark.parametrize("mode", ["auto", "off", "csr", "block"])
+def test_pruned_lstm_parity_every_mode(tmp_path, mode):
+    """A magnitude-pruned LSTM (m = 80 rows, n = 24 / 20: no multiple of the
+    block sizes) matches onnxruntime with each --sparse mode on the host, and
+    the generated code calls the kernels the mode asks for."""
+    path = tmp_path / "pruned.onnx"
+    write_example(path, "lstm", 24, 20, compression=2.5, seed=1, scheme="pruned")
+    work = tmp_path / "w"
+    assert_parity(path, target="host", sparse=mode, work_dir=work, seq_len=7)
+    code = _generated_c(work)
+    uses = {k for k, calls in SPARSE_CALLS.items() if all(c in code for c in calls)}
+    if mode == "off":
+        assert not uses and "hlf_sparse.h" not in code
+    elif mode == "csr":
+        assert uses == {"csr"}
+    elif mode == "block":
+        assert uses == {"bcsr"}
+    weights_h = next((work / "out").glob("*_weights.h")).read_text()
+    if mode in ("csr", "block"):
+        assert "static const uint16_t" in weights_h and "static const uint32_t" in weights_h
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_block_pruned_gru_parity(tmp_path, target):
+    """Bidirectional GRU (R split in two products: linear_before_reset = 0),
+    8x1-block-pruned, with the block and the CSR kernels; host and
+    Cortex-A73 (NEON kernels, under qemu)."""
+    path = tmp_path / "gru.onnx"
+    write_example(path, "gru", 19, 24, compression="10/3", seed=2, direction="bidirectional",
+                  scheme="pruned", prune_block=(8, 1))
+    for mode in ("block", "csr"):
+        work = tmp_path / f"w-{mode}"
+        report = assert_parity(path, target=target, sparse=mode, work_dir=work, seq_len=5)
+        assert report.ok
+        code = _generated_c(work)
+        assert all(c in code for c in SPARSE_CALLS["csr" if mode == "csr" else "bcsr"])
+
+
+def test_pruned_clang_and_streaming(tmp_path):
+    """clang -Werror builds the sparse code, and the streaming API (one step
+    per call, the GEMM with rows = 1) gives the same outputs."""
+    if not HAVE_CLANG:
+        pytest.skip("needs clang")
+    path = tmp_path / "rnn.onnx"
+    write_example(path, "rnn", 33, 40, compression=5, seed=3, scheme="pruned", prune_block=(4, 1))
+    assert_parity(path, target="host", sparse="block", compiler="clang", work_dir=tmp_path / "a", seq_len=6)
+    assert_parity(path, target="host", sparse="csr", stream=True, work_dir=tmp_path / "b", seq_len=6)
+
+
+def test_dense_models_unchanged_by_auto(tmp_path):
+    """No exact zeros, nothing sparse: --sparse auto writes what off writes."""
+    from hlfgen.build import generate
+
+    path = tmp_path / "d.onnx"
+    write_example(path, "lstm", 16, 16, scheme="dense")
+    a = generate(path, tmp_path / "a", sparse="auto")
+    b = generate(path, tmp_path / "b", sparse="off")
+    assert not a.program.uses_sparse and not a.program.sparse_choices
+    for f in ("d.c", "d_weights.h"):
+        assert (tmp_path / "a" / f).read_text() == (tmp_path / "b" / f).read_text()
+    with pytest.raises(Exception, match="sparse"):
+        generate(path, tmp_path / "c", sparse="fast")
+
+
+def test_auto_choice_recorded(tmp_path):
+    """auto keeps an unstructured 60%-zero matrix dense (the dense kernel is
+    faster there) but takes the block kernel for a 90%-zero 8x1-pruned one."""
+    from hlfgen.build import generate
+
+    for target in ("host", "cortex-a73"):
+        p1, p2 = tmp_path / "u.onnx", tmp_path / "b.onnx"
+        write_example(p1, "lstm", 64, 64, compression=2.5, scheme="pruned")
+        write_example(p2, "lstm", 64, 64, compression=10, scheme="pruned", prune_block=(8, 1))
+        g1 = generate(p1, tmp_path / "o1", target=target)
+        g2 = generate(p2, tmp_path / "o2", target=target)
+        assert {c["kernel"] for c in g1.program.sparse_choices} == {"dense"}
+        assert {c["kernel"] for c in g2.program.sparse_choices} == {"bcsr8"}
+        assert g2.program.weight_bytes < g1.program.weight_bytes / 3
+
+
+# --------------------------------------------------------------------------
+# example --scheme
+# --------------------------------------------------------------------------
+
+def _inits(model):
+    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+def _ort(model, x):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"X": x})
+
+
+GATES_N = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+@pytest.mark.parametrize("kind,n,h,cf,direction", [("lstm", 40, 32, "2.5", "forward"),
+                                                    ("gru", 24, 36, "10/3", "bidirectional"),
+                                                    ("rnn", 50, 20, "5", "forward")])
+def test_example_schemes(tmp_path, kind, n, h, cf, direction):
+    cf = Fraction(cf)
+    G, D = GATES_N[kind], 2 if direction == "bidirectional" else 1
+    W0, R0, _ = dense_weights(kind, n, h, seed=5, direction=direction)
+    dense_params = D * G * h * (n + h)
+    x = np.random.default_rng(0).standard_normal((4, 1, n)).astype(np.float32)
+    for scheme in SCHEMES:
+        path = tmp_path / f"{scheme}.onnx"
+        model = write_example(path, kind, n, h, compression=cf, k=1, seed=5, direction=direction, scheme=scheme)
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+        inits = _inits(model)
+        outs = _ort(model, x)
+        assert all(np.isfinite(o).all() for o in outs)
+        props = {p.key: p.value for p in model.metadata_props}
+        assert props["hlfgen.scheme"] == scheme
+        if scheme in ("dense", "pruned", "small"):
+            W, R = inits[f"{kind}.W"], inits[f"{kind}.R"]
+        if scheme == "dense":
+            assert np.array_equal(W, W0) and np.array_equal(R, R0)
+            params = W.size + R.size
+            assert params == dense_params
+        elif scheme == "small":
+            hs = W.shape[1] // G
+            assert outs[0].shape == (4, D, 1, hs) and R.shape == (D, G * hs, hs) and W.shape == (D, G * hs, n)
+            params = W.size + R.size
+            # the largest hidden size within the budget, computed here by search
+            budget = Fraction(dense_params) / cf
+            assert D * G * hs * (n + hs) <= budget < D * G * (hs + 1) * (n + hs + 1)
+            assert hs == small_hidden(kind, n, h, cf)
+            assert np.array_equal(W[0, :hs], W0[0, :hs])  # top-left blocks of the same dense weights
+        elif scheme == "pruned":
+            params = int(np.count_nonzero(W) + np.count_nonzero(R))
+            # per gate matrix: exactly floor(m*n/CF) largest magnitudes kept
+            want = D * G * (int(Fraction(h * n) / cf) + int(Fraction(h * h) / cf))
+            assert params == want
+            for P, P0 in ((W, W0), (R, R0)):
+                kept = P != 0
+                assert np.array_equal(P[kept], P0[kept])  # same dense weights
+                for d in range(D):
+                    for g in range(G):
+                        blk, blk0 = kept[d, g * h:(g + 1) * h], np.abs(P0[d, g * h:(g + 1) * h])
+                        assert blk0[blk].min() >= blk0[~blk].max()
+        else:  # lmf, hlf: every factor counts
+            params = sum(v.size for k_, v in inits.items() if k_.split(".")[-1] in ("hlf_A", "hlf_B", "hlf_C"))
+            if scheme == "lmf":
+                assert not any(k_.endswith(".hlf_A") for k_ in inits)
+            else:  # A' = the first j rows of the same dense gate matrix
+                a = inits[f"{kind}.W.d0.{'iofc'[0] if kind == 'lstm' else 'z' if kind == 'gru' else 'i'}.hlf_A"]
+                assert np.array_equal(a, W0[0, :a.shape[0]])
+        if scheme != "dense":
+            assert params <= Fraction(dense_params) / cf, (scheme, params)
+        if scheme in ("hlf", "pruned"):  # and not much more than asked (LMF moves in steps of m + n)
+            assert params >= Fraction(dense_params) / cf * Fraction(85, 100), (scheme, params)
+        st = weight_stats(model)
+        assert st["weights"] == params and st["dense"] == (dense_params if scheme != "small" else params)
+        if scheme == "pruned":  # index storage counted: CSR = 6 B per nonzero + 4 B per row (+1)
+            assert st["bytes_csr"] == 6 * params + 4 * D * 2 * (G * h + 1)
+
+
+def test_example_pruned_blocks_and_hlf_sweep():
+    W0, _, _ = dense_weights("lstm", 30, 16, seed=0)
+    a = prune_magnitude(W0[0], 2.5, (8, 1))
+    kept = a != 0
+    # whole 8x1 blocks (rows 0-7, 8-15, ... of each column): all-zero or all-kept
+    blocks = (a != 0).reshape(-1, 8, 30)
+    assert np.all(blocks.all(axis=1) | ~blocks.any(axis=1))
+    assert kept.sum() <= int(W0[0].size / 2.5)
+    m1 = make_example_model("lstm", 30, 16, 2.5, k=None, scheme="hlf")
+    m2 = make_example_model("lstm", 30, 16, 2.5, k=1, scheme="hlf")
+    onnx.checker.check_model(m1, full_check=True)
+    assert weight_stats(m1)["weights"] <= 4 * 16 * 46 / 2.5 and weight_stats(m2)["weights"] <= 4 * 16 * 46 / 2.5
+    with pytest.raises(Exception, match="scheme"):
+        make_example_model(scheme="sparse")
+
+
+def test_cli_example_scheme_and_build_sparse(tmp_path, capsys):
+    from hlfgen.cli import main
+
+    path = tmp_path / "p.onnx"
+    assert main(["example", "-o", str(path), "--scheme", "pruned", "--prune-block", "8x1", "--compression", "5",
+                 "--input-size", "32", "--hidden-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "weights kept" in out and "csr" in out and "bcsr8" in out
+    assert main(["build", str(path), "-o", str(tmp_path / "out"), "--sparse", "csr"]) == 0
+    assert "csr" in capsys.readouterr().out
+    assert "hlf_f32_spmv_csr_acc(" in (tmp_path / "out" / "p.c").read_text()
+    assert main(["example", "-o", str(path), "--scheme", "pruned", "--prune-block", "8"]) == 2

@@ -5,8 +5,8 @@
  * Portable C99.  A block (br weights of one column) times one x value
  * updates the br outputs of its block row: a vertical multiply-add, as the
  * dense panel kernel, over the kept columns only.  With GCC or clang, br = 4
- * and br = 8 use vectors of br floats (vector_size extension); two
- * accumulators (blocks k % 2) hide the multiply-add latency.  Other br, and
+ * and br = 8 use vectors of br floats (vector_size extension); four
+ * accumulators (blocks k % 4) hide the multiply-add latency.  Other br, and
  * other compilers, run plain loops.
  */
 #include <string.h>
@@ -34,22 +34,29 @@ static void spmv_bcsr_generic(size_t m, size_t br, const uint32_t *HLF_RESTRICT 
 typedef float hlf_v4 __attribute__((vector_size(4 * sizeof(float))));
 typedef float hlf_v8 __attribute__((vector_size(8 * sizeof(float))));
 
+/* Weights of block k (br = BR floats) times x[block_col[k]] into acc. */
+#define BLOCK_FMA(VT, acc, k, BR)                                       \
+    do {                                                                \
+        VT w_;                                                          \
+        memcpy(&w_, values + (k) * (BR), sizeof w_);                    \
+        (acc) += w_ * x[block_col[k]];                                  \
+    } while (0)
+
 /* One block row of br = BR (vector type VT): y[0:rows] += sum of blocks k0..k1-1. */
 #define SPMV_BLOCK_ROW(VT, BR)                                          \
     do {                                                                \
-        VT acc0 = {0}, acc1 = {0}, w0, w1;                              \
+        VT acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};              \
         size_t k = k0;                                                  \
-        for (; k + 2 <= k1; k += 2) {                                   \
-            memcpy(&w0, values + k * (BR), sizeof w0);                  \
-            memcpy(&w1, values + (k + 1) * (BR), sizeof w1);            \
-            acc0 += w0 * x[block_col[k]];                               \
-            acc1 += w1 * x[block_col[k + 1]];                           \
+        for (; k + 4 <= k1; k += 4) {                                   \
+            BLOCK_FMA(VT, acc0, k, BR);                                 \
+            BLOCK_FMA(VT, acc1, k + 1, BR);                             \
+            BLOCK_FMA(VT, acc2, k + 2, BR);                             \
+            BLOCK_FMA(VT, acc3, k + 3, BR);                             \
         }                                                               \
-        if (k < k1) {                                                   \
-            memcpy(&w0, values + k * (BR), sizeof w0);                  \
-            acc0 += w0 * x[block_col[k]];                               \
+        for (; k < k1; k++) {                                           \
+            BLOCK_FMA(VT, acc0, k, BR);                                 \
         }                                                               \
-        acc0 += acc1;                                                   \
+        acc0 = (acc0 + acc1) + (acc2 + acc3);                           \
         float out[BR];                                                  \
         memcpy(out, &acc0, sizeof out);                                 \
         for (size_t r = 0; r < rows; r++) {                             \
