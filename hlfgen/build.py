@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .emit import render
+from .emit import WEIGHT_FORMATS, render
 from .errors import HlfgenError
 from .ir import Model
 from .lower import Program, lower
@@ -55,12 +55,16 @@ def generate(
     batch: int | None = None,
     max_seq_len: int | None = None,
     sparse: str = "auto",
+    weights: str = "auto",
 ) -> Generated:
     """`hlfgen build`: read, lower and render the model into out_dir.
 
     sparse: auto|off|csr|block, which mostly-zero (pruned) weight matrices use
     the sparse kernels of runtime/hlf_sparse.h (hlfgen/sparse.py).
+    weights: auto|c|bin, C arrays or a linked binary blob (hlfgen/emit.py).
     """
+    if weights not in WEIGHT_FORMATS:
+        raise HlfgenError(f"unknown weights format '{weights}' (choose from {', '.join(WEIGHT_FORMATS)})")
     if target not in TARGETS:
         raise HlfgenError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
     if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES
@@ -72,7 +76,10 @@ def generate(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hlfgen-", dir=out_dir.parent))
     try:
-        render(prog, tmp, target)
+        render(prog, tmp, target, weights)
+        for stale in (f"{model.name}_weights.S", f"{model.name}_weights.bin"):  # of an earlier --weights bin
+            if not (tmp / stale).exists() and (out_dir / stale).is_file():
+                (out_dir / stale).unlink()
         _move_into(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -187,6 +187,7 @@ def check(
     stream: bool = False,
     sanitize: bool = False,
     sparse: str = "auto",
+    weights: str = "auto",
 ) -> CheckReport:
     """Build model_path for target, run it on seeded random (or given) inputs, compare with the oracle."""
     own = work_dir is None
@@ -195,7 +196,8 @@ def check(
         if inputs is not None:
             seq_len = seq_len or _seq_len_of(model_path, inputs, batch)
         seq_len = seq_len or DEFAULT_SEQ_LEN
-        gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse)
+        gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse,
+                       weights=weights)
         feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)
         expected, oracle = oracle_outputs(model_path, feeds)
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)

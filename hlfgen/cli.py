@@ -12,6 +12,8 @@ from .errors import HlfgenError
 TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
 SPARSE_HELP = ("mostly-zero (pruned) weight matrices: auto (sparse kernel where the cost model says faster, "
                "default), off (all dense), csr or block (force that format)")
+WEIGHTS_HELP = ("how the weights are emitted: c (static const arrays in <name>_weights.h), bin (a binary blob "
+                "linked by <name>_weights.S: fast builds of large models; gcc/clang), auto (bin from 1 MiB, default)")
 
 
 def _positive(text: str) -> int:
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=_positive, help="batch size (default: the model's static value, else 1)")
     b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
     b.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
+    b.add_argument("--weights", default="auto", choices=["auto", "c", "bin"], help=WEIGHTS_HELP)
 
     c = sub.add_parser("check", help="build, run on random inputs and compare with onnxruntime")
     c.add_argument("model")
@@ -47,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
     c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
     c.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
+    c.add_argument("--weights", default="auto", choices=["auto", "c", "bin"], help=WEIGHTS_HELP)
 
     r = sub.add_parser("run", help="build and run a model on .npy inputs (here, under qemu, or on a board)")
     r.add_argument("model")
@@ -59,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--batch", type=_positive)
     r.add_argument("--max-seq-len", type=_positive)
     r.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
+    r.add_argument("--weights", default="auto", choices=["auto", "c", "bin"], help=WEIGHTS_HELP)
     r.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
 
     i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
@@ -113,14 +118,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_build(args) -> int:
     from .build import generate
+    from .emit import weights_format
     from .lower import work_bytes
 
     gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                   sparse=args.sparse)
+                   sparse=args.sparse, weights=args.weights)
     m = gen.model
     p = gen.program
     print(f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})")
-    print(f"  weights {p.weight_bytes} bytes, working memory {work_bytes(p)} bytes")
+    where = f"{m.name}_weights.bin" if weights_format(p, args.weights) == "bin" else f"{m.name}_weights.h"
+    print(f"  weights {p.weight_bytes} bytes ({where}), working memory {work_bytes(p)} bytes")
     for ch in p.sparse_choices:
         print(f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}")
     tc = " -DCMAKE_TOOLCHAIN_FILE=" + str(gen.out_dir / "toolchains" / "aarch64-linux-gnu.cmake") if args.target != "host" else ""
@@ -133,7 +140,8 @@ def cmd_check(args) -> int:
     from .check import check
 
     report = check(args.model, target=args.target, seed=args.seed, seq_len=args.seq_len, batch=args.batch,
-                   compiler=args.compiler, runner=args.runner, stream=args.stream, sparse=args.sparse)
+                   compiler=args.compiler, runner=args.runner, stream=args.stream, sparse=args.sparse,
+                   weights=args.weights)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -158,7 +166,7 @@ def cmd_run(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="hlfgen-run-"))
     try:
         gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                       sparse=args.sparse)
+                       sparse=args.sparse, weights=args.weights)
         exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
         outputs, mean_us = run_runner(exe, feeds, target=args.target, work_dir=work / "run", repeat=args.repeat,
                                       stream=args.stream, runner_spec=args.runner)

@@ -3,6 +3,15 @@
 OUT/ holds everything needed to build on another machine: the generated C
 (<name>.c, <name>.h, <name>_weights.h, <name>_run.c), CMakeLists.txt, a copy
 of runtime/ (hand-written kernels, runner) and of toolchains/.
+
+Weights go out in one of two formats (``hlfgen build --weights``):
+  * ``c``:   static const arrays of float literals in <name>_weights.h
+             (readable, any C compiler; slow to compile past a few MB);
+  * ``bin``: the raw little-endian arrays in <name>_weights.bin, linked into
+             read-only data by <name>_weights.S (``.incbin``, GNU assembler
+             syntax: gcc and clang), and pointers into it in <name>_weights.h.
+             A 650x650 LSTM's 13.5 MB builds in seconds instead of a minute.
+  * ``auto`` (default): ``bin`` from BIN_THRESHOLD bytes of weights on.
 """
 
 from __future__ import annotations
@@ -17,6 +26,10 @@ from . import resources
 from .ir import RecurrentLayer
 from .lower import Program, c_dim, max_elems, work_bytes
 from .reader import c_identifier
+
+WEIGHT_FORMATS = ("auto", "c", "bin")
+BIN_THRESHOLD = 1 << 20  # bytes of weights from which `auto` links a binary blob
+BLOB_ALIGN = 64  # every array of the blob starts on a cache line (as HLF_ALIGNED(64) in C)
 
 C_DTYPES = {"float32": ("float", "HLF_DTYPE_F32"), "int32": ("int32_t", "HLF_DTYPE_I32"), "int64": ("int64_t", "HLF_DTYPE_I64")}
 
@@ -37,6 +50,35 @@ def _c_array(values, per_line: int = 8, fmt=_c_float) -> str:
     vals = [fmt(v) for v in values]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
     return ",\n    ".join(lines)
+
+
+def weights_format(prog: Program, requested: str = "auto") -> str:
+    """The format `requested` resolves to for this program: "c" or "bin"."""
+    if requested not in WEIGHT_FORMATS:
+        raise ValueError(f"unknown weights format {requested!r} (choose from {', '.join(WEIGHT_FORMATS)})")
+    if requested == "auto":
+        return "bin" if prog.weight_bytes >= BIN_THRESHOLD else "c"
+    return requested
+
+
+def _blob(prog: Program) -> tuple[bytes, list[dict]]:
+    """The weight and index arrays laid out in one little-endian blob.
+
+    Returns the bytes and, per array, symbol, C type, byte offset, element
+    count and comment (for <name>_weights.h).
+    """
+    parts, entries, offset = [], [], 0
+    arrays = [(w.symbol, "float", np.asarray(w.data, "<f4"), w.comment) for w in prog.weights]
+    arrays += [(a.symbol, a.ctype, np.asarray(a.data, "<u4" if a.ctype == "uint32_t" else "<u2"), a.comment)
+               for a in prog.index_arrays]
+    for symbol, ctype, data, comment in arrays:
+        pad = -offset % BLOB_ALIGN
+        parts.append(bytes(pad))
+        offset += pad
+        entries.append(dict(symbol=symbol, ctype=ctype, offset=offset, count=int(data.size), comment=comment))
+        parts.append(data.tobytes())
+        offset += data.nbytes
+    return b"".join(parts), entries
 
 
 def _env() -> jinja2.Environment:
@@ -84,11 +126,16 @@ def _reset_ptr(prog: Program, name: str | None) -> str:
     return "NULL"
 
 
-def render(prog: Program, out_dir: Path, target: str) -> None:
-    """Write all files of OUT/ into out_dir (which must exist and be empty)."""
+def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> None:
+    """Write all files of OUT/ into out_dir (which must exist and be empty).
+
+    weights: auto|c|bin, the format of the weights (module docstring).
+    """
     model = prog.model
     env = _env()
     name = model.name
+    fmt = weights_format(prog, weights)
+    blob, blob_entries = _blob(prog) if fmt == "bin" else (b"", [])
     ctx = dict(
         prog=prog,
         model=model,
@@ -106,6 +153,9 @@ def render(prog: Program, out_dir: Path, target: str) -> None:
         ident=c_identifier,
         arena_vars=_arena_vars(prog),
         reset_ptr=lambda n: _reset_ptr(prog, n),
+        weights_format=fmt,
+        blob_entries=blob_entries,
+        blob_bytes=len(blob),
     )
     files = {
         f"{name}.h": "model.h.j2",
@@ -114,6 +164,9 @@ def render(prog: Program, out_dir: Path, target: str) -> None:
         f"{name}_run.c": "runner.c.j2",
         "CMakeLists.txt": "CMakeLists.txt.j2",
     }
+    if fmt == "bin":
+        files[f"{name}_weights.S"] = "weights.S.j2"
+        (out_dir / f"{name}_weights.bin").write_bytes(blob)
     for fname, tmpl in files.items():
         (out_dir / fname).write_text(env.get_template(tmpl).render(**ctx))
     shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))

@@ -93,3 +93,14 @@ def test_tests_use_installed_package():
     assert resources.templates_dir() == pkg / "_data" / "templates"
     assert resources.runtime_dir() == pkg / "_data" / "runtime"
     assert resources.toolchains_dir() == pkg / "_data" / "toolchains"
+
+
+@pytest.mark.skipif(os.environ.get("HLF_REQUIRE_INSTALLED") != "1"
+                    or "torch" not in os.environ.get("HLFGEN_EXTRAS", "test,torch").split(","),
+                    reason="only under .ci/run with the torch extra (the default)")
+def test_ci_runs_the_pytorch_tests():
+    """CI installs hlfgen[torch]: the PyTorch export tests must run there, not skip."""
+    import importlib.util
+
+    for mod in ("torch", "onnxscript"):
+        assert importlib.util.find_spec(mod) is not None, f"{mod} missing: tools/install.sh installs .[test,torch]"

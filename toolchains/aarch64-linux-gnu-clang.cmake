@@ -9,6 +9,7 @@ set(CMAKE_C_COMPILER   clang)
 set(CMAKE_CXX_COMPILER clang++)
 set(CMAKE_C_COMPILER_TARGET   aarch64-linux-gnu)   # --target=aarch64-linux-gnu
 set(CMAKE_CXX_COMPILER_TARGET aarch64-linux-gnu)
+set(CMAKE_ASM_COMPILER_TARGET aarch64-linux-gnu)   # the weights blob (.S) of large models
 # --gcc-toolchain=/usr: crt*.o and libgcc from /usr/lib/gcc-cross/aarch64-linux-gnu/<ver>,
 # libc from /usr/aarch64-linux-gnu, linking with aarch64-linux-gnu-ld
 set(CMAKE_C_COMPILER_EXTERNAL_TOOLCHAIN   /usr)

@@ -3,7 +3,9 @@
 #   1. Debian packages: host + aarch64 cross toolchains, qemu-user, clang, cmake...
 #   2. .venv in the repo with hlfgen installed NON-editable (the real wheel) + test extras.
 # Idempotent: re-running skips apt when everything is there and reinstalls hlfgen.
-# Env: PYTHON (default python3) creates the venv.
+# Env: PYTHON (default python3) creates the venv; HLFGEN_EXTRAS (default
+# "test,torch") picks the pip extras: torch 2.13.0 (CPU) runs the PyTorch
+# export / hlfgen.torch tests; HLFGEN_EXTRAS=test skips it (those tests skip).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { echo "[install] $*"; }
@@ -34,8 +36,9 @@ if ! .venv/bin/python -c "import sys" >/dev/null 2>&1; then
   "$PY" -m venv .venv
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-log "pip install .[test] (non-editable) into .venv"
-.venv/bin/python -m pip install -q ".[test]"
+EXTRAS=${HLFGEN_EXTRAS:-test,torch}
+log "pip install .[$EXTRAS] (non-editable) into .venv"
+.venv/bin/python -m pip install -q ".[$EXTRAS]"
 # The version does not change between commits: force the fresh build in.
 .venv/bin/python -m pip install -q --force-reinstall --no-deps .
 log "done: hlfgen installed at $(.venv/bin/python -I -c 'import hlfgen.resources as r; print(r.__file__)')"
