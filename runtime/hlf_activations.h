@@ -7,7 +7,9 @@
  * and beta.  Formulas are the ONNX LSTM/GRU/RNN specification's list.
  *
  * Every loop vectorizes (branch-free C; no libm call inside) except
- * Softplus, which calls log1pf/expf.  Sigmoid, tanh, ScaledTanh and Elu use
+ * Softplus, which calls log1pf/expf.  GCC needs -fno-trapping-math for it
+ * (the generated CMakeLists.txt sets it): otherwise it will not turn the
+ * selects on float comparisons into vector blends.  Sigmoid, tanh, ScaledTanh and Elu use
  * the polynomial e^t below (NEON intrinsics for sigmoid and tanh when
  * HLF_USE_NEON is defined: hlf_activations_neon.h).
  *
@@ -82,7 +84,9 @@ static inline float hlf_sigmoid_poly(float x) {
     float f = e / (1.0f + e);
     f = fabsf(x) > HLF_SIGMOID_CUTOFF ? 0.0f : f;
     f = x != x ? x : f; /* NaN stays NaN */
-    return x < 0.0f ? f : 1.0f - f;
+    /* Both arms computed, then a select: branch-free for the vectorizer. */
+    const float one_minus_f = 1.0f - f;
+    return x < 0.0f ? f : one_minus_f;
 }
 
 static inline float hlf_tanh_poly(float x) {
@@ -133,21 +137,35 @@ static inline void hlf_f32_vscaledtanh(size_t n, float *x, float alpha, float be
 }
 
 /* HardSigmoid(x) = min(max(alpha*x + beta, 0), 1) */
+static inline float hlf_hardsigmoid(float x, float alpha, float beta) {
+    const float y = alpha * x + beta;
+    return y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
+}
+
 static inline void hlf_f32_vhardsigmoid(size_t n, float *x, float alpha, float beta) {
     /* ternaries, not fminf/fmaxf: NaN propagates, as in onnxruntime */
-    HLF_ACT_LOOP(alpha * v + beta < 0.0f ? 0.0f : (alpha * v + beta > 1.0f ? 1.0f : alpha * v + beta));
+    HLF_ACT_LOOP(hlf_hardsigmoid(v, alpha, beta));
 }
 
 /* Elu(x) = x if x >= 0 else alpha*(e^x - 1) */
+static inline float hlf_elu(float x, float alpha) {
+    const float neg = alpha * hlf_expm1_neg(x >= 0.0f ? 0.0f : x); /* both arms computed, then a select; NaN stays NaN */
+    return x >= 0.0f ? x : neg;
+}
+
 static inline void hlf_f32_velu(size_t n, float *x, float alpha, float beta) {
-    HLF_ACT_LOOP(v >= 0.0f ? v : alpha * hlf_expm1_neg(v));
+    HLF_ACT_LOOP(hlf_elu(v, alpha));
 }
 
 /* Softsign(x) = x/(1 + |x|); +-1 from 2^24 on (also for +-inf, where the
  * quotient would be NaN) */
 #define HLF_SOFTSIGN_SAT 16777216.0f
+static inline float hlf_softsign(float x) {
+    const float q = x / (1.0f + fabsf(x)); /* both arms computed, then a select */
+    return fabsf(x) >= HLF_SOFTSIGN_SAT ? copysignf(1.0f, x) : q;
+}
 static inline void hlf_f32_vsoftsign(size_t n, float *x, float alpha, float beta) {
-    HLF_ACT_LOOP(fabsf(v) >= HLF_SOFTSIGN_SAT ? copysignf(1.0f, v) : v / (1.0f + fabsf(v)));
+    HLF_ACT_LOOP(hlf_softsign(v));
 }
 
 /* Softplus(x) = log(1 + e^x) */

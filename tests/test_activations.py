@@ -36,7 +36,7 @@ def test_activation_accuracy(build, tmp_path):
     if not shutil.which(cc[0]) or (build.startswith("aarch64") and not shutil.which("qemu-aarch64")):
         pytest.skip(f"{cc[0]} / qemu-aarch64 not installed")
     exe = tmp_path / "act"
-    subprocess.run([*cc, "-O3", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=fast", *defs,
+    subprocess.run([*cc, "-O3", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=fast", "-fno-trapping-math", *defs,
                     f"-I{ROOT / 'runtime'}", str(DRIVER), "-lm", "-o", str(exe)], check=True)
     cmd = (["qemu-aarch64"] if build.startswith("aarch64") else []) + [str(exe)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

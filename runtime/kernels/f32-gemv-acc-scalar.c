@@ -3,48 +3,59 @@
  *
  * Portable C99.  One panel column (HLF_NR weights) times one x value updates
  * HLF_NR outputs: a vertical multiply-add with no reduction.  With GCC or
- * clang the panel column is a native vector (vector_size extension: 2 SSE /
- * 1 AVX / 2 NEON registers); elsewhere plain loops.  Four column streams keep
- * four independent accumulators in flight to hide the multiply-add latency.
+ * clang a panel column is HLF_VPP native vectors (hlf_vec.h); elsewhere
+ * plain loops.  COLS columns are consumed per iteration into independent
+ * accumulators (COLS x HLF_VPP of them, 8 in all) to hide the multiply-add
+ * latency without running out of the 16 vector registers of SSE/AVX.
  */
-#include <string.h>
+#include "hlf_vec.h"
 
-#include "hlf_kernels.h"
-
-/* Columns consumed per inner iteration (independent accumulators). */
-#define COLS_UNROLL 4
-
-#if defined(__GNUC__) || defined(__clang__)
-typedef float hlf_vnr __attribute__((vector_size(HLF_NR * sizeof(float))));
-
-/* Multiply-add of one panel column (HLF_NR weights at p) by the scalar s.  A
- * macro, not a function: vectors passed by value trip GCC's -Wpsabi. */
-#define COL_FMA(acc, p, s)            \
-    do {                              \
-        hlf_vnr col_;                 \
-        memcpy(&col_, (p), sizeof col_); \
-        (acc) += col_ * (s);          \
-    } while (0)
+#ifdef HLF_HAVE_VEC
+/* Columns per inner iteration: 8 accumulator vectors in all. */
+#define COLS (HLF_VPP >= 4 ? 2 : HLF_VPP == 2 ? 4 : 8)
 
 void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
     for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
-        hlf_vnr acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
+        hlf_vec acc[COLS][HLF_VPP];
+        for (int c = 0; c < COLS; c++) {
+            for (int v = 0; v < HLF_VPP; v++) {
+                acc[c][v] = (hlf_vec){0};
+            }
+        }
         size_t j = 0;
-        for (; j + COLS_UNROLL <= n; j += COLS_UNROLL) {
-            COL_FMA(acc0, a, x[j]);
-            COL_FMA(acc1, a + HLF_NR, x[j + 1]);
-            COL_FMA(acc2, a + 2 * HLF_NR, x[j + 2]);
-            COL_FMA(acc3, a + 3 * HLF_NR, x[j + 3]);
-            a += COLS_UNROLL * HLF_NR;
+        for (; j + COLS <= n; j += COLS) {
+#pragma GCC unroll 8
+            for (int c = 0; c < COLS; c++) {
+                const float xj = x[j + c];
+#pragma GCC unroll 4
+                for (int v = 0; v < HLF_VPP; v++) {
+                    hlf_vec w;
+                    HLF_VLOAD(w, a + c * HLF_NR + v * HLF_VW);
+                    acc[c][v] += w * xj;
+                }
+            }
+            a += COLS * HLF_NR;
         }
         for (; j < n; j++) {
-            COL_FMA(acc0, a, x[j]);
+#pragma GCC unroll 4
+            for (int v = 0; v < HLF_VPP; v++) {
+                hlf_vec w;
+                HLF_VLOAD(w, a + v * HLF_VW);
+                acc[0][v] += w * x[j];
+            }
             a += HLF_NR;
         }
         float out[HLF_NR];
-        const hlf_vnr acc = (acc0 + acc1) + (acc2 + acc3);
-        memcpy(out, &acc, sizeof out);
+#pragma GCC unroll 4
+        for (int v = 0; v < HLF_VPP; v++) {
+            hlf_vec sum = acc[0][v];
+#pragma GCC unroll 8
+            for (int c = 1; c < COLS; c++) {
+                sum += acc[c][v];
+            }
+            memcpy(out + v * HLF_VW, &sum, sizeof sum);
+        }
         /* The last panel may hold fewer than HLF_NR real rows. */
         const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
         for (size_t r = 0; r < rows; r++) {

@@ -64,6 +64,46 @@ typedef float hlf_v8 __attribute__((vector_size(8 * sizeof(float))));
         }                                                               \
     } while (0)
 
+#if !defined(__AVX__)
+/* br = 8 where 8 floats are wider than a vector register: each block
+ * is two 4-float halves (SSE, NEON).  A vector type wider than the registers has no
+ * machine mode, and GCC would keep the accumulators in memory. */
+#define BLOCK_FMA_HALVES(lo, hi, k)                                     \
+    do {                                                                \
+        hlf_v4 wl_, wh_;                                                \
+        memcpy(&wl_, values + (k) * 8, sizeof wl_);                     \
+        memcpy(&wh_, values + (k) * 8 + 4, sizeof wh_);                 \
+        const float xk_ = x[block_col[k]];                              \
+        (lo) += wl_ * xk_;                                              \
+        (hi) += wh_ * xk_;                                              \
+    } while (0)
+
+static void spmv_block_row8(size_t k0, size_t k1, size_t rows, const uint16_t *HLF_RESTRICT block_col,
+                            const float *HLF_RESTRICT values, const float *HLF_RESTRICT x,
+                            float *HLF_RESTRICT y) {
+    hlf_v4 a0l = {0}, a0h = {0}, a1l = {0}, a1h = {0};
+    size_t k = k0;
+    for (; k + 2 <= k1; k += 2) {
+        BLOCK_FMA_HALVES(a0l, a0h, k);
+        BLOCK_FMA_HALVES(a1l, a1h, k + 1);
+    }
+    for (; k < k1; k++) {
+        BLOCK_FMA_HALVES(a0l, a0h, k);
+    }
+    a0l += a1l;
+    a0h += a1h;
+    float out[8];
+    memcpy(out, &a0l, sizeof a0l);
+    memcpy(out + 4, &a0h, sizeof a0h);
+    for (size_t r = 0; r < rows; r++) {
+        y[r] += out[r];
+    }
+}
+#define SPMV_BLOCK_ROW8() spmv_block_row8(k0, k1, rows, block_col, values, x, y + row0)
+#else
+#define SPMV_BLOCK_ROW8() SPMV_BLOCK_ROW(hlf_v8, 8)
+#endif
+
 void hlf_f32_spmv_bcsr_acc(size_t m, size_t br, const uint32_t *HLF_RESTRICT block_ptr,
                            const uint16_t *HLF_RESTRICT block_col,
                            const float *HLF_RESTRICT values,
@@ -72,7 +112,7 @@ void hlf_f32_spmv_bcsr_acc(size_t m, size_t br, const uint32_t *HLF_RESTRICT blo
         for (size_t row0 = 0, b = 0; row0 < m; row0 += 8, b++) {
             const size_t rows = m - row0 < 8 ? m - row0 : 8;
             const size_t k0 = block_ptr[b], k1 = block_ptr[b + 1];
-            SPMV_BLOCK_ROW(hlf_v8, 8);
+            SPMV_BLOCK_ROW8();
         }
     } else if (br == 4) {
         for (size_t row0 = 0, b = 0; row0 < m; row0 += 4, b++) {
