@@ -1,4 +1,4 @@
-"""Command line: `hlfgen build|check|run|inspect|plan|example`.  Thin: parses, calls, prints."""
+"""Command line: `hlfgen build|check|run|inspect|plan|example|bench`.  Thin: parses, calls, prints."""
 
 from __future__ import annotations
 
@@ -99,6 +99,23 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--direction", default="forward", choices=["forward", "reverse", "bidirectional"])
     e.add_argument("--stacked", action="store_true", help="factor the stacked gate matrix once instead of per gate")
+
+    bn = sub.add_parser("bench", help="the paper's run-time comparison (dense, small, LMF, HLF, pruned) against "
+                                      "onnxruntime and tract: markdown table, JSON, Figure-2 plot")
+    bn.add_argument("-o", "--out", default="bench-out", help="output directory (builds kept in OUT/work and reused)")
+    bn.add_argument("--quick", action="store_true", help="one small size (lstm128), CF 2.5, 3 rounds")
+    bn.add_argument("--sizes", nargs="+", metavar="SIZE",
+                    help="lstm650x2 lstm512 bilstm256 lstm128 gru650x2 gru512 bigru256 gru128 (default: all)")
+    bn.add_argument("--cf", nargs="+", metavar="CF", help="compression factors (default: 2.5 10/3 5)")
+    bn.add_argument("--k", nargs="+", type=_positive, default=[1], help="HLF ranks k to build (default: 1)")
+    bn.add_argument("--rounds", type=_positive, help="interleaved timing rounds (default 7, --quick 3)")
+    bn.add_argument("--call-ms", type=float, help="length of one timed call in ms (default 50, --quick 20)")
+    bn.add_argument("--jobs", type=_positive, help="parallel builds (default: the number of cores)")
+    bn.add_argument("--no-insn", action="store_true", help="skip the AArch64 instruction counts (qemu)")
+    bn.add_argument("--insn-steps", type=_positive, default=16, help="sequence length of the instruction counts (default 16)")
+    bn.add_argument("--no-baselines", action="store_true", help="skip onnxruntime and tract")
+    bn.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    bn.add_argument("--report-only", action="store_true", help="re-render OUT/benchmarks.md and the PNG from OUT/bench.json")
     return p
 
 
@@ -237,6 +254,15 @@ def cmd_example(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import main_args
+
+    try:
+        return main_args(args)
+    except ValueError as e:
+        raise HlfgenError(str(e)) from None
+
+
 COMMANDS = {
     "build": cmd_build,
     "check": cmd_check,
@@ -245,6 +271,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "factor": cmd_factor,
     "example": cmd_example,
+    "bench": cmd_bench,
 }
 
 if __name__ == "__main__":

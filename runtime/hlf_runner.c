@@ -195,7 +195,8 @@ static void print_usage(const runner *r, FILE *out)
                  "  --input NAME=PATH.npy  a graph input: little-endian, C order, .npy 1.0-3.0;\n"
                  "                         float32 inputs need '<f4', integer ones '<i4' or '<i8'\n"
                  "  --out-dir DIR          output directory (created if missing)\n"
-                 "  --repeat N             run N times, print 'mean_us=<us per run> repeat=N'\n"
+                 "  --repeat N             run N times after one untimed warm-up run,\n"
+                 "                         print 'mean_us=<us per run> repeat=N'\n"
                  "  --stream               feed one time step at a time (reset() + step())%s\n"
                  "  --help                 show this text\n",
             m->step != NULL && m->reset != NULL ? "" : "; not supported by this model");
@@ -598,13 +599,18 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
 }
 
-/* Runs r->repeat times and prints the mean wall time per run. */
+/* Runs r->repeat times and prints the mean wall time per run.  One untimed
+ * run first: it pays the page faults of the weights and warms the caches,
+ * which would otherwise bias the mean of a few runs. */
 static int run_timed(const runner *r)
 {
-    double start = now_us();
+    double start;
     double elapsed;
     long n;
     int code;
+    if ((code = run_once(r)) != 0)
+        return code;
+    start = now_us();
     for (n = 0; n < r->repeat; n++)
         if ((code = run_once(r)) != 0)
             return code;

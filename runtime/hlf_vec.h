@@ -42,6 +42,26 @@ typedef float hlf_vec __attribute__((vector_size(HLF_VW * sizeof(float))));
  * compiles to one load instruction). */
 #define HLF_VLOAD(dst, p) memcpy(&(dst), (p), sizeof(hlf_vec))
 
+/* y[0:rows] += the HLF_NR floats of acc[0:HLF_VPP] (rows <= HLF_NR): vector
+ * adds for a full panel, element by element for the last, partial one. */
+#define HLF_ADD_PANEL(y, acc, rows)                                     \
+    do {                                                                \
+        if ((rows) == HLF_NR) {                                         \
+            for (int v_ = 0; v_ < HLF_VPP; v_++) {                      \
+                hlf_vec y_;                                             \
+                HLF_VLOAD(y_, (y) + v_ * HLF_VW);                       \
+                y_ += (acc)[v_];                                        \
+                memcpy((y) + v_ * HLF_VW, &y_, sizeof y_);              \
+            }                                                           \
+        } else {                                                        \
+            float out_[HLF_NR];                                         \
+            memcpy(out_, (acc), sizeof out_);                           \
+            for (size_t r_ = 0; r_ < (rows); r_++) {                    \
+                (y)[r_] += out_[r_];                                    \
+            }                                                           \
+        }                                                               \
+    } while (0)
+
 #endif /* __GNUC__ || __clang__ */
 
 #endif /* HLF_VEC_H */

@@ -48,12 +48,7 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
                 a += HLF_NR;
             }
             for (int i = 0; i < VECS; i++) {
-                float out[HLF_NR];
-                memcpy(out, acc[i], sizeof out);
-                float *yi = y + (v0 + (size_t)i) * ldy + row0;
-                for (size_t r = 0; r < rows; r++) {
-                    yi[r] += out[r];
-                }
+                HLF_ADD_PANEL(y + (v0 + (size_t)i) * ldy + row0, acc[i], rows);
             }
         }
         for (; v0 < nv; v0++) { /* remaining vectors: this panel's rows one vector at a time */

@@ -46,21 +46,18 @@ void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a,
             }
             a += HLF_NR;
         }
-        float out[HLF_NR];
+        hlf_vec sum[HLF_VPP];
 #pragma GCC unroll 4
         for (int v = 0; v < HLF_VPP; v++) {
-            hlf_vec sum = acc[0][v];
+            sum[v] = acc[0][v];
 #pragma GCC unroll 8
             for (int c = 1; c < COLS; c++) {
-                sum += acc[c][v];
+                sum[v] += acc[c][v];
             }
-            memcpy(out + v * HLF_VW, &sum, sizeof sum);
         }
         /* The last panel may hold fewer than HLF_NR real rows. */
         const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
-        for (size_t r = 0; r < rows; r++) {
-            y[row0 + r] += out[r];
-        }
+        HLF_ADD_PANEL(y + row0, sum, rows);
     }
 }
 #else

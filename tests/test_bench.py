@@ -1,0 +1,133 @@
+"""`hlfgen bench --quick`: it runs, writes the markdown and JSON, and its numbers hang together.
+
+No timed assertions: times are only checked to be positive and finite.  The
+AArch64 instruction counts are deterministic, so the HLF/dense instruction
+ratio is checked against Eq. 5 computed here, independently of hlfgen.hlf.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run away from the repo root (python -m would import the source tree instead of the installed
+# hlfgen) and point the bench at bench/insn_count explicitly.
+ENV = dict(os.environ, HLFGEN_BENCH_DIR=str(REPO_ROOT / "bench"))
+HAVE_QEMU = bool(shutil.which("qemu-aarch64") and shutil.which("aarch64-linux-gnu-gcc"))
+
+
+def _eq5_lstm_square(h: int, cf: Fraction, k: int = 1) -> float:
+    """Eq. 4/5 for one h x h gate matrix (every W and R gate block of a square LSTM has this shape).
+
+    j is the largest row count of the dense block with m·n / (j·n + k·(m - j + n)) >= cf;
+    the operation reduction is m·n / (j·n + k·n + k·(m - j)).
+    """
+    m = n = h
+    j = max(jj for jj in range(m) if Fraction(m * n, jj * n + k * (m - jj + n)) >= cf)
+    return m * n / (j * n + k * n + k * (m - j))
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, "-m", "hlfgen", "bench", "--quick", "-o", str(out), "--rounds", "2",
+                           "--call-ms", "5"], capture_output=True, text=True, cwd=out, env=ENV, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "bench.json").read_text()), (out / "benchmarks.md").read_text()
+
+
+def _row(res, scheme):
+    rows = [s for s in res["summary"] if s["scheme"] == scheme]
+    assert len(rows) == 1, (scheme, rows)
+    return rows[0]
+
+
+def test_quick_writes_markdown_and_json(quick):
+    out, res, md = quick
+    assert res["config"]["sizes"] == ["lstm128"] and res["config"]["cfs"] == ["2.5"]
+    assert {s["scheme"] for s in res["summary"]} - {"pruned-sparse"} == {"dense", "small", "lmf", "hlf", "pruned"}
+    assert "## LSTM 128 (`lstm128`)" in md and "## Targets (issue 5)" in md and "## Phases" in md
+    for scheme in ("dense", "small", "lmf", "hlf", "pruned"):
+        assert f"| {scheme}" in md
+    assert res["machine"]["cores"] >= 1 and res["machine"]["cpu"]
+    assert not res["failures"]
+    for phase in ("models", "builds", "timing", "total"):
+        assert res["phases"][phase] >= 0
+    # the pruned model was built with every sparse mode; "pruned" in the summary is the fastest of them
+    modes = {r["mode"] for r in res["rows"] if r["scheme"] == "pruned"}
+    assert modes == {"auto", "csr", "block"}
+    fastest = min((r for r in res["rows"] if r["scheme"] == "pruned"), key=lambda r: r["us_per_step"]["median"])
+    assert _row(res, "pruned")["us"] == fastest["us_per_step"]
+
+
+def test_quick_times_and_ratios_are_sane(quick):
+    _, res, _ = quick
+    for s in res["summary"]:
+        t = s["us"]
+        assert 0 < t["min"] <= t["median"] <= t["max"] and math.isfinite(t["max"]), s
+        assert 0 < s["speedup"] < math.inf
+        assert s["eff_bw_gbs"] > 0 and (s["probe_bw_gbs"] is None or s["probe_bw_gbs"] > 0)
+        for base in ("ort", "tract"):
+            if f"vs_{base}" in s:
+                assert 0 < s[f"vs_{base}"] < math.inf
+    assert _row(res, "dense")["speedup"] == 1.0
+    assert res["config"]["ort"] and "vs_ort" in _row(res, "hlf")
+    # compression: every compressed scheme stores fewer weights than dense (bias and padding aside)
+    dense_bytes = _row(res, "dense")["weight_bytes"]
+    for scheme in ("small", "lmf", "hlf"):
+        assert _row(res, scheme)["weight_bytes"] < dense_bytes / 2.5 * 1.3
+
+
+def test_quick_eq5_and_instruction_counts(quick):
+    _, res, _ = quick
+    eq5 = _eq5_lstm_square(128, Fraction(5, 2))
+    hlf = _row(res, "hlf")
+    assert hlf["eq5"] == pytest.approx(eq5, rel=1e-9)
+    if not HAVE_QEMU:
+        pytest.skip("needs qemu-user and gcc-aarch64-linux-gnu")
+    dense = _row(res, "dense")
+    assert dense["insn_per_step"] > 128 * 128 * 8 * 0.25  # at least a fraction of an instruction per dense MAC
+    ratio = hlf["insn_per_step"] / dense["insn_per_step"]
+    # HLF runs the same activations and state updates as dense and its matrix work shrinks by Eq. 5 at best:
+    # it cannot beat 1/Eq.5 (beyond rounding), and it must beat dense.
+    assert 0.95 / eq5 <= ratio < 1.0, (ratio, 1 / eq5)
+    assert hlf["insn_speedup"] == pytest.approx(1 / ratio)
+    # the instruction-count targets are evaluated from these numbers
+    t = [t for t in res["targets"] if t["target"] == "HLF speed-up >= 0.8x Eq. 5 (aarch64 insns)"]
+    assert len(t) == 1 and t[0]["value"] == pytest.approx(hlf["insn_speedup"] / eq5, rel=1e-9)
+    for t in res["targets"]:
+        assert t["met"] in (True, False, None)
+        if t["met"] is False:
+            assert t["miss_factor"] > 1
+
+
+def test_two_layer_model_matches_onnxruntime(tmp_path):
+    """The stacked 2-layer models (PTB-medium's shape, here tiny) compile and agree with onnxruntime."""
+    from hlfgen.bench import Size, make_model
+    from hlfgen.check import check
+
+    size = Size("t", "gru", 12, 16, layers=2)
+    for scheme, cf in (("hlf", "2.5"), ("small", "2.5")):
+        path = tmp_path / f"{scheme}.onnx"
+        make_model(size, scheme, cf, 1, path)
+        report = check(str(path), seq_len=5)
+        assert report.ok, report.format()
+
+
+def test_report_only_rerenders_from_json(quick):
+    out, res, md = quick
+    (out / "benchmarks.md").unlink()
+    proc = subprocess.run([sys.executable, "-m", "hlfgen", "bench", "--report-only", "-o", str(out), "--no-plot"],
+                          capture_output=True, text=True, cwd=out, env=ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = (out / "benchmarks.md").read_text()
+    assert again.split("## Phases")[0] == md.split("## Phases")[0]
