@@ -96,7 +96,7 @@ def test_tests_use_installed_package():
 
 
 @pytest.mark.skipif(os.environ.get("HLF_REQUIRE_INSTALLED") != "1"
-                    or "torch" not in os.environ.get("HLFGEN_EXTRAS", "test,torch").split(","),
+                    or "torch" not in os.environ.get("HLFGEN_EXTRAS", "test,torch,bench").split(","),
                     reason="only under .ci/run with the torch extra (the default)")
 def test_ci_runs_the_pytorch_tests():
     """CI installs hlfgen[torch]: the PyTorch export tests must run there, not skip."""
