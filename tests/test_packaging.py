@@ -95,12 +95,16 @@ def test_tests_use_installed_package():
     assert resources.toolchains_dir() == pkg / "_data" / "toolchains"
 
 
-@pytest.mark.skipif(os.environ.get("HLF_REQUIRE_INSTALLED") != "1"
-                    or "torch" not in os.environ.get("HLFGEN_EXTRAS", "test,torch,bench").split(","),
-                    reason="only under .ci/run with the torch extra (the default)")
-def test_ci_runs_the_pytorch_tests():
-    """CI installs hlfgen[torch]: the PyTorch export tests must run there, not skip."""
+EXTRA_MODULES = {"torch": ("torch", "onnxscript"), "bench": ("tract", "matplotlib"), "accuracy": ("torch", "gensim")}
+
+
+@pytest.mark.skipif(os.environ.get("HLF_REQUIRE_INSTALLED") != "1", reason="only under .ci/run")
+def test_ci_installs_the_optional_extras():
+    """CI installs hlfgen[test,torch,bench,accuracy] (tools/install.sh): the PyTorch export tests, the
+    bench's baselines and the accuracy example must run there, not skip."""
     import importlib.util
 
-    for mod in ("torch", "onnxscript"):
-        assert importlib.util.find_spec(mod) is not None, f"{mod} missing: tools/install.sh installs .[test,torch]"
+    extras = os.environ.get("HLFGEN_EXTRAS", "test,torch,bench,accuracy").split(",")
+    for extra in extras:
+        for mod in EXTRA_MODULES.get(extra, ()):
+            assert importlib.util.find_spec(mod) is not None, f"{mod} missing: tools/install.sh installs .[{extra}]"

@@ -4,9 +4,10 @@
 #   2. .venv in the repo with hlfgen installed NON-editable (the real wheel) + test extras.
 # Idempotent: re-running skips apt when everything is there and reinstalls hlfgen.
 # Env: PYTHON (default python3) creates the venv; HLFGEN_EXTRAS (default
-# "test,torch,bench") picks the pip extras: torch 2.13.0 (CPU) runs the PyTorch
+# "test,torch,bench,accuracy") picks the pip extras: torch 2.13.0 (CPU) runs the PyTorch
 # export / hlfgen.torch tests, bench (tract, matplotlib) the bench's baselines and
-# plot; HLFGEN_EXTRAS=test skips both (those tests skip or leave the columns out).
+# plot, accuracy (gensim: its Lee corpus) examples/accuracy; HLFGEN_EXTRAS=test
+# skips them all (those tests skip or leave the columns out).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { echo "[install] $*"; }
@@ -37,7 +38,7 @@ if ! .venv/bin/python -c "import sys" >/dev/null 2>&1; then
   "$PY" -m venv .venv
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-EXTRAS=${HLFGEN_EXTRAS:-test,torch,bench}
+EXTRAS=${HLFGEN_EXTRAS:-test,torch,bench,accuracy}
 log "pip install .[$EXTRAS] (non-editable) into .venv"
 .venv/bin/python -m pip install -q ".[$EXTRAS]"
 # The version does not change between commits: force the fresh build in.

@@ -3,31 +3,37 @@
 
 Trains, on CPU, embedding -> 1-layer LSTM -> linear head on the news text that
 gensim ships (``gensim/test/test_data/lee_background.cor``, the Lee corpus,
-~360 KB; nothing is downloaded at run time) under five schemes with the same
-seed, optimizer, learning-rate schedule, batches and number of steps:
+300 documents, 360 KB; gensim is located, never imported, and nothing is
+downloaded at run time) under five schemes with the same seed, optimizer,
+learning-rate schedule, batches and number of steps:
 
 * dense           nn.LSTM, hidden H, uncompressed;
-* small baseline  nn.LSTM with the hidden size reduced until its LSTM weight
-                  matrices hold no more parameters than HLF's (paper §4);
-* LMF             HLFLSTM with j = 0 and rank r = hlf.lmf_rank (every gate block);
+* small baseline  nn.LSTM with the hidden size reduced until the whole model
+                  (embedding + LSTM + head) holds no more parameters than the
+                  HLF model (paper §4: "a smaller baseline with the number of
+                  parameters equal to that of the compressed baseline");
+* LMF             HLFLSTM with j = 0: every gate block is U·V of rank
+                  hlf.lmf_rank (the largest rank within the budget);
 * HLF             HLFLSTM(compression=cf, k=1): j from Eq. 4 (hlf.hlf_j_for);
 * pruning         nn.LSTM with gradual magnitude pruning (Zhu & Gupta 2017
-                  schedule, per matrix) to exactly HLF's number of weights,
-                  then fine-tuned with the mask fixed.
+                  schedule, per matrix) to exactly HLF's number of weights per
+                  matrix, then fine-tuned with the mask fixed.
 
 Compression applies to the LSTM's input and recurrent weight matrices
-(``weight_ih_l0``, ``weight_hh_l0``); the embedding, the biases and the head
-are left as they are (the paper does not compress embeddings either).  The
-table reports validation perplexity per character (and bits per character) on
-held-out documents, the LSTM weight parameters (non-zeros for pruning), their
-compression against the dense LSTM, and the maximum rank per gate block.
+(``weight_ih_l0``, ``weight_hh_l0``), per gate block; the embedding, the biases
+and the head are left as they are (the paper does not compress embeddings
+either).  The table reports validation perplexity per character (and bits per
+character) on held-out documents, the LSTM weight parameters (non-zeros for
+pruning), their compression against the dense LSTM, the maximum rank per gate
+block and the parameters of the whole model.
 
 The trained HLF model (embedding + LSTM + head, token ids in, logits out) is
 then exported with ``hlfgen.torch.export``, compiled with hlfgen and compared
 with onnxruntime on held-out text (``hlfgen.check.check``).
 
-    python examples/accuracy/char_lm.py            # full run, ~5-10 min on 2 cores
-    python examples/accuracy/char_lm.py --quick    # tiny smoke run, < 60 s
+    python examples/accuracy/char_lm.py                       # full run, ~3 min on 2 idle cores
+    python examples/accuracy/char_lm.py --quick               # smoke run, < 60 s
+    python examples/accuracy/char_lm.py --seeds 0,1,2 --compression 2.5,5   # docs/accuracy.md
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import argparse
 import importlib.util
 import json
 import math
-import os
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +58,7 @@ if importlib.util.find_spec("hlfgen") is None:
 CORPUS_PACKAGE = "gensim"
 CORPUS_FILE = "test/test_data/lee_background.cor"
 SCHEMES = ("dense", "small baseline", "LMF", "HLF", "pruning")
+COMPRESSED = ("small baseline", "LMF", "HLF", "pruning")
 
 
 # ---------------------------------------------------------------- data
@@ -76,7 +83,7 @@ def load_text(path: Path, val_fraction: float) -> tuple[str, str]:
 
 
 class Vocab:
-    """Characters seen in training; anything else maps to the rarest-character slot 0 ('<unk>')."""
+    """Characters seen in training; anything else maps to slot 0 ('<unk>')."""
 
     def __init__(self, text: str):
         self.chars = ["<unk>"] + sorted(set(text))
@@ -91,25 +98,37 @@ class Vocab:
 
 # ---------------------------------------------------------------- model
 
-def build_model(torch, nn, scheme: str, vocab: int, embed: int, hidden: int, cf, k: int, small_hidden: int):
+def model_params(vocab: int, embed: int, hidden: int) -> int:
+    """Parameters of the dense model: embedding, LSTM weights and biases, head."""
+    return vocab * embed + 4 * hidden * (embed + hidden) + 8 * hidden + hidden * vocab + vocab
+
+
+def small_hidden_for(vocab: int, embed: int, budget: int) -> int:
+    """Largest hidden size h whose whole dense model fits in ``budget`` parameters."""
+    h = 1
+    while model_params(vocab, embed, h + 1) <= budget:
+        h += 1
+    return h
+
+
+def build_model(torch, nn, scheme: str, vocab: int, embed: int, hidden: int, cf, k: int):
+    """Embedding -> LSTM (dense, or HLF / LMF factored) -> Linear; ``hidden`` is the LSTM's size."""
     from hlfgen.hlf import lmf_rank
     from hlfgen.torch import HLFLSTM, TORCH_GATES, HLFWeight
 
-    if scheme in ("dense", "pruning"):
-        rnn, h = nn.LSTM(embed, hidden), hidden
-    elif scheme == "small baseline":
-        rnn, h = nn.LSTM(embed, small_hidden), small_hidden
+    if scheme in ("dense", "small baseline", "pruning"):
+        rnn = nn.LSTM(embed, hidden)
     elif scheme == "LMF":
-        # j = 0: every gate block is U·V of rank lmf_rank(m, n, cf); the input and recurrent blocks
-        # differ in n when embed != hidden, so each matrix gets its own rank.
+        # j = 0: every gate block is U·V; the input and recurrent blocks differ in n when
+        # embed != hidden, so each matrix gets its own rank (the largest within the budget).
         r_ih, r_hh = lmf_rank(hidden, embed, cf), lmf_rank(hidden, hidden, cf)
-        rnn, h = HLFLSTM(embed, hidden, j=0, k=r_hh), hidden
+        rnn = HLFLSTM(embed, hidden, j=0, k=r_hh)
         if r_ih != r_hh:
             gates = TORCH_GATES["LSTM"]
             rnn.weight_ih_l0 = HLFWeight(4 * hidden, embed, gates, True, [(0, r_ih)] * len(gates))
             rnn.reset_parameters()
     elif scheme == "HLF":
-        rnn, h = HLFLSTM(embed, hidden, compression=cf, k=k), hidden
+        rnn = HLFLSTM(embed, hidden, compression=cf, k=k)
     else:
         raise ValueError(scheme)
 
@@ -118,7 +137,7 @@ def build_model(torch, nn, scheme: str, vocab: int, embed: int, hidden: int, cf,
             super().__init__()
             self.embed = nn.Embedding(vocab, embed)
             self.rnn = rnn
-            self.head = nn.Linear(h, vocab)
+            self.head = nn.Linear(hidden, vocab)
 
         def forward(self, ids):  # [T, B] token ids -> [T, B, V] logits
             y, _ = self.rnn(self.embed(ids))
@@ -131,25 +150,23 @@ def build_model(torch, nn, scheme: str, vocab: int, embed: int, hidden: int, cf,
     return CharLM()
 
 
-def lstm_weight_info(model) -> tuple[int, str]:
-    """(parameters in the LSTM weight matrices, max rank per gate block) of a model."""
+LSTM_WEIGHTS = ("weight_ih_l0", "weight_hh_l0")
+
+
+def lstm_weight_info(torch, model) -> tuple[int, str]:
+    """(non-zero parameters in the LSTM weight matrices, max rank per gate block) of a model."""
     from hlfgen.torch import HLFLSTM
 
     rnn = model.rnn
     if isinstance(rnn, HLFLSTM):
         params = sum(w.params for w in rnn.hlf_weights().values())
-        ranks = sorted({min(b.j + b.k, b.m, b.n) for w in rnn.hlf_weights().values() for b in w.gates.values()})
-        return params, "/".join(map(str, ranks))
-    params = rnn.weight_ih_l0.numel() + rnn.weight_hh_l0.numel()
-    return params, "/".join(map(str, sorted({min(rnn.hidden_size, rnn.input_size), rnn.hidden_size})))
-
-
-def small_hidden_for(embed: int, budget: int) -> int:
-    """Largest hidden h whose LSTM weights 4h·(embed + h) fit in budget."""
-    h = 1
-    while 4 * (h + 1) * (embed + h + 1) <= budget:
-        h += 1
-    return h
+        ranks = {min(b.j + b.k, b.m, b.n) for w in rnn.hlf_weights().values() for b in w.gates.values()}
+    else:
+        h = rnn.hidden_size
+        mats = [getattr(rnn, n).detach() for n in LSTM_WEIGHTS]
+        params = sum(int((m != 0).sum()) for m in mats)
+        ranks = {int(torch.linalg.matrix_rank(m[g * h:(g + 1) * h])) for m in mats for g in range(4)}
+    return params, "/".join(map(str, sorted(ranks)))
 
 
 # ---------------------------------------------------------------- pruning
@@ -176,25 +193,42 @@ def zhu_gupta(step: int, start: int, end: int) -> float:
     return 1.0 - (1.0 - (step - start) / (end - start)) ** 3
 
 
+def apply_masks(torch, rnn, masks) -> None:
+    with torch.no_grad():
+        for name, m in masks.items():
+            getattr(rnn, name).mul_(m)
+
+
 # ---------------------------------------------------------------- training
 
 @dataclass
 class Result:
     scheme: str
+    compression_target: str  # "-" for dense
+    seed: int
     hidden: int
-    lstm_params: int
-    compression: float
-    rank: str
-    total_params: int
+    lstm_params: int          # LSTM weight matrices (non-zeros for pruning)
+    compression: float        # dense LSTM weights / lstm_params (Eq. 4 for LMF / HLF)
+    rank: str                 # maximum rank per gate block
+    total_params: int         # whole model (non-zeros for pruning)
+    train_loss: float         # nats/char, mean over the last 10% of steps
     val_ppl: float
     val_bpc: float
     train_s: float
+    state_dict: str = ""      # saved weights (with --out)
     note: str = ""
 
 
+@dataclass
+class Data:
+    train: np.ndarray
+    val: np.ndarray
+    vocab: int
+
+
 def evaluate(torch, F, model, val: np.ndarray, streams: int, chunk: int) -> float:
-    """Mean cross-entropy (nats/char) over the validation text, as ``streams`` parallel
-    streams read in chunks with the state carried over (every character but the first counts)."""
+    """Mean cross-entropy (nats/char) over the validation text, read as ``streams`` parallel
+    streams in chunks with the state carried over (every character but the first of a stream counts)."""
     n = (len(val) - 1) // streams
     x = torch.from_numpy(val[: n * streams].reshape(streams, n).T.copy())
     y = torch.from_numpy(val[1: n * streams + 1].reshape(streams, n).T.copy())
@@ -210,33 +244,29 @@ def evaluate(torch, F, model, val: np.ndarray, streams: int, chunk: int) -> floa
     return total / count
 
 
-def train_one(torch, nn, F, scheme: str, args, data, cf, budget_per_matrix: dict[str, int] | None,
-              small_hidden: int, dense_params: int) -> tuple[Result, object, dict[str, int]]:
-    train, val, vocab = data
-    torch.manual_seed(args.seed)
-    model = build_model(torch, nn, scheme, vocab, args.embed, args.hidden, cf, args.k, small_hidden)
-    params, rank = lstm_weight_info(model)
+def train_one(torch, nn, F, scheme: str, args, data: Data, seed: int, cf, hidden: int,
+              prune_to: dict[str, int] | None = None):
+    """Train one scheme; the batches, optimizer and schedule depend only on ``args`` and ``seed``."""
+    torch.manual_seed(seed)
+    model = build_model(torch, nn, scheme, data.vocab, args.embed, hidden, cf, args.k)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.steps
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    gen = torch.Generator().manual_seed(args.seed)  # same batches for every scheme
-    data_t = torch.from_numpy(train)
+    gen = torch.Generator().manual_seed(seed)  # the same batches for every scheme
+    data_t = torch.from_numpy(data.train)
     L, B = args.bptt, args.batch
-    masks: dict[str, torch.Tensor] = {}
-    keep = budget_per_matrix or {}
+    masks: dict = {}
     p_start, p_end = int(0.2 * steps), int(0.7 * steps)
     p_every = max(1, (p_end - p_start) // 16)
+    losses = []
     t0 = time.perf_counter()
     for step in range(steps):
         if scheme == "pruning" and p_start <= step <= p_end and (step - p_start) % p_every == 0:
-            masks = prune_masks(torch, model.rnn, keep, zhu_gupta(step, p_start, p_end))
-            with torch.no_grad():
-                for name, m in masks.items():
-                    getattr(model.rnn, name).mul_(m)
-        starts = torch.randint(0, len(train) - L - 1, (B,), generator=gen)
-        idx = starts[None, :] + torch.arange(L + 1)[:, None]  # [L+1, B]
-        chunk = data_t[idx]
+            masks = prune_masks(torch, model.rnn, prune_to, zhu_gupta(step, p_start, p_end))
+            apply_masks(torch, model.rnn, masks)
+        starts = torch.randint(0, len(data.train) - L - 1, (B,), generator=gen)
+        chunk = data_t[starts[None, :] + torch.arange(L + 1)[:, None]]  # [L+1, B]
         logits = model(chunk[:-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), chunk[1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -244,39 +274,45 @@ def train_one(torch, nn, F, scheme: str, args, data, cf, budget_per_matrix: dict
         nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
         sched.step()
-        if masks:
-            with torch.no_grad():
-                for name, m in masks.items():
-                    getattr(model.rnn, name).mul_(m)
+        apply_masks(torch, model.rnn, masks)
+        losses.append(loss.item())
         if args.verbose and (step + 1) % max(1, steps // 10) == 0:
             print(f"    {scheme:<15} step {step + 1:>5}/{steps}  train loss {loss.item():.3f}", flush=True)
     if scheme == "pruning":  # the final mask: exactly HLF's count per matrix
-        masks = prune_masks(torch, model.rnn, keep, 1.0)
-        with torch.no_grad():
-            for name, m in masks.items():
-                getattr(model.rnn, name).mul_(m)
-        params = sum(int((getattr(model.rnn, n) != 0).sum()) for n in keep)
-        w = {n: getattr(model.rnn, n).detach() for n in keep}
-        rank = "/".join(map(str, sorted({int(torch.linalg.matrix_rank(m[g * args.hidden:(g + 1) * args.hidden]))
-                                         for m in w.values() for g in range(4)})))
+        apply_masks(torch, model.rnn, prune_masks(torch, model.rnn, prune_to, 1.0))
     train_s = time.perf_counter() - t0
-    nll = evaluate(torch, F, model, val, args.eval_streams, args.eval_chunk)
+    nll = evaluate(torch, F, model, data.val, args.eval_streams, args.eval_chunk)
+    params, rank = lstm_weight_info(torch, model)
+    dense_lstm = 4 * args.hidden * (args.embed + args.hidden)
     total = sum(p.numel() for p in model.parameters())
     if scheme == "pruning":
-        total -= sum(getattr(model.rnn, n).numel() for n in keep) - params
+        total -= sum(getattr(model.rnn, n).numel() for n in LSTM_WEIGHTS) - params
     note = {"pruning": "non-zeros; sparse storage also needs indices",
-            "small baseline": f"hidden {small_hidden}"}.get(scheme, "")
-    res = Result(scheme, model.rnn.hidden_size, params, dense_params / params, rank, total,
-                 math.exp(nll), nll / math.log(2), train_s, note)
-    per_matrix = {}
-    if scheme == "HLF":
-        per_matrix = {i["name"]: i["params"] for i in model.rnn.hlf_info()}
-    return res, model, per_matrix
+            "small baseline": "hidden reduced to match HLF's whole-model parameters"}.get(scheme, "")
+    tail = losses[-max(1, steps // 10):]
+    res = Result(scheme, "-" if scheme == "dense" else str(args.compression_of[cf]), seed, hidden, params,
+                 dense_lstm / params, rank, total, sum(tail) / len(tail), math.exp(nll), nll / math.log(2),
+                 train_s, note=note)
+    return res, model
+
+
+def hlf_per_matrix(model) -> dict[str, int]:
+    """Parameters of each LSTM weight matrix of an HLF model (the pruning targets)."""
+    return {i["name"]: i["params"] for i in model.rnn.hlf_info()}
+
+
+def save_state(torch, model, res: Result, out: Path | None) -> None:
+    if out is None:
+        return
+    tag = "dense" if res.scheme == "dense" else f"cf{res.compression_target}_{res.scheme.replace(' ', '_')}"
+    path = out / f"seed{res.seed}_{tag}.pt"
+    torch.save(model.state_dict(), path)
+    res.state_dict = str(path)
 
 
 # ---------------------------------------------------------------- export + parity
 
-def export_and_check(torch, model, val: np.ndarray, out_dir: Path, seq_len: int) -> dict:
+def export_and_check(torch, model, val: np.ndarray, path: Path, seq_len: int) -> dict:
     """Export the trained HLF model, compile it with hlfgen, compare with onnxruntime on held-out text."""
     from hlfgen.check import check
     from hlfgen.errors import HlfgenError
@@ -284,50 +320,96 @@ def export_and_check(torch, model, val: np.ndarray, out_dir: Path, seq_len: int)
 
     model.eval()
     ids = torch.from_numpy(val[:seq_len].reshape(seq_len, 1).copy())
-    path = out_dir / "char_lm_hlf.onnx"
-    what = "whole model (Embedding -> HLFLSTM -> Linear)"
-    feeds = {"X": ids.numpy()}
+    result = {"path": str(path), "seq_len": seq_len, "ok": False, "max_abs": None, "max_rel": None,
+              "oracle": None, "error": None}
     try:
         info = export(model, (ids,), path, output_names=["logits"])
         if info is not None and info.get("compiler_error"):
             raise HlfgenError(info["compiler_error"])
-        report = check(path, inputs=feeds)
-    except HlfgenError as e:  # the compiler rejected a glue operator: the LSTM alone
-        print(f"  whole model not compiled ({e}); exporting the LSTM alone", flush=True)
-        what = "LSTM alone (HLFLSTM; embedding and head stay in PyTorch)"
-        path = out_dir / "char_lm_hlf_lstm.onnx"
-        with torch.no_grad():
-            x = model.embed(ids)
-        export(model.rnn, (x,), path)
-        feeds = {"X": x.numpy()}
-        report = check(path, inputs=feeds)
-    print(f"  exported: {what}\n  file: {path}", flush=True)
+        report = check(path, inputs={"X": ids.numpy()})
+    except HlfgenError as e:
+        result["error"] = str(e)
+        print(f"  hlfgen could not compile the exported model: {e}", flush=True)
+        return result
+    print(f"  exported Embedding -> HLFLSTM -> Linear to {path}", flush=True)
     print("  " + report.format().replace("\n", "\n  "), flush=True)
-    return {"path": str(path), "what": what, "ok": report.ok,
-            "max_abs": max((r.max_abs for r in report.rows), default=0.0), "oracle": report.oracle}
+    result.update(ok=report.ok, oracle=report.oracle, max_abs=max(r.max_abs for r in report.rows),
+                  max_rel=max(r.max_rel for r in report.rows))
+    return result
+
+
+# ---------------------------------------------------------------- tables
+
+def format_table(results: list[Result]) -> str:
+    head = (f"{'scheme':<15} {'hidden':>6} {'LSTM weights':>12} {'compr':>6} {'rank/block':>10} "
+            f"{'all params':>10} {'train nll':>9} {'val ppl':>8} {'val bpc':>8} {'train s':>8}  note")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r.scheme:<15} {r.hidden:>6} {r.lstm_params:>12} {r.compression:>6.2f} {r.rank:>10} "
+                     f"{r.total_params:>10} {r.train_loss:>9.4f} {r.val_ppl:>8.3f} {r.val_bpc:>8.4f} "
+                     f"{r.train_s:>8.1f}  {r.note}")
+    return "\n".join(lines)
+
+
+def summarize(results: list[Result], cf_label: str) -> list[dict]:
+    """Mean and spread over seeds of one compression target (dense included)."""
+    rows = []
+    for s in SCHEMES:
+        rs = [r for r in results if r.scheme == s and r.compression_target in ("-", cf_label)]
+        if not rs:
+            continue
+        bpc = [r.val_bpc for r in rs]
+        ppl = [r.val_ppl for r in rs]
+        rows.append({"scheme": s, "seeds": len(rs), "lstm_params": rs[0].lstm_params,
+                     "compression": rs[0].compression, "total_params": rs[0].total_params, "rank": rs[0].rank,
+                     "ppl_mean": statistics.fmean(ppl), "bpc_mean": statistics.fmean(bpc),
+                     "bpc_min": min(bpc), "bpc_max": max(bpc),
+                     "bpc_sd": statistics.stdev(bpc) if len(bpc) > 1 else 0.0})
+    return rows
+
+
+def format_summary(rows: list[dict]) -> str:
+    head = (f"{'scheme':<15} {'LSTM weights':>12} {'compr':>6} {'rank/block':>10} {'all params':>10} "
+            f"{'ppl mean':>8} {'bpc mean':>8} {'bpc sd':>7} {'bpc min..max':>15}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['scheme']:<15} {r['lstm_params']:>12} {r['compression']:>6.2f} {r['rank']:>10} "
+                     f"{r['total_params']:>10} {r['ppl_mean']:>8.3f} {r['bpc_mean']:>8.4f} {r['bpc_sd']:>7.4f} "
+                     f"{r['bpc_min']:>7.4f}..{r['bpc_max']:.4f}")
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """'HLF beats X' lines on the mean validation perplexity over seeds."""
+    by = {r["scheme"]: r for r in rows}
+    if "HLF" not in by:
+        return []
+    h = by["HLF"]
+    out = []
+    for other in ("LMF", "small baseline", "pruning", "dense"):
+        if other in by:
+            o = by[other]
+            word = "beats" if h["ppl_mean"] < o["ppl_mean"] else "does not beat"
+            out.append(f"HLF {word} {other}: {h['ppl_mean']:.3f} vs {o['ppl_mean']:.3f} ppl "
+                       f"({100 * (o['ppl_mean'] - h['ppl_mean']) / o['ppl_mean']:+.2f}% relative)")
+    return out
 
 
 # ---------------------------------------------------------------- main
 
-def format_table(results: list[Result], dense_params: int) -> str:
-    head = (f"{'scheme':<15} {'hidden':>6} {'LSTM weights':>12} {'compr':>6} {'rank/block':>10} "
-            f"{'all params':>10} {'val ppl':>8} {'val bpc':>8} {'train s':>8}  note")
-    lines = [head, "-" * len(head)]
-    for r in results:
-        lines.append(f"{r.scheme:<15} {r.hidden:>6} {r.lstm_params:>12} {r.compression:>6.2f} {r.rank:>10} "
-                     f"{r.total_params:>10} {r.val_ppl:>8.3f} {r.val_bpc:>8.4f} {r.train_s:>8.1f}  {r.note}")
-    return "\n".join(lines)
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compression", default="3", help="compression of the LSTM weight matrices (Eq. 4), e.g. 3 or 2.5")
-    p.add_argument("--k", type=int, default=1, help="HLF k (rank-1 blocks); j from Eq. 4")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds; each trains every scheme (default 0)")
+    p.add_argument("--compression", default="2.5",
+                   help="comma-separated compression targets of the LSTM weight matrices (Eq. 4), e.g. 2.5,5")
+    p.add_argument("--k", type=int, default=1, help="HLF k (rank-1 blocks per gate block); j from Eq. 4")
+    p.add_argument("--schemes", default=",".join(SCHEMES),
+                   help="comma-separated subset of: " + ", ".join(SCHEMES) + " (HLF is always trained: "
+                        "it sets the budgets of the others)")
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--embed", type=int, default=128)
-    p.add_argument("--steps", type=int, default=1200, help="optimizer steps, the same for every scheme")
+    p.add_argument("--embed", type=int, default=64)
+    p.add_argument("--steps", type=int, default=1500, help="optimizer steps, the same for every scheme")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--bptt", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -335,18 +417,24 @@ def parse_args(argv=None):
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--eval-streams", type=int, default=16)
     p.add_argument("--eval-chunk", type=int, default=256)
-    p.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated subset of: " + ", ".join(SCHEMES))
-    p.add_argument("--corpus", type=Path, help="a text file instead of gensim's lee_background.cor")
-    p.add_argument("--out", type=Path, help="directory for the exported ONNX (default: a temporary one)")
+    p.add_argument("--corpus", type=Path, help="a text file (one document per line) instead of the Lee corpus")
+    p.add_argument("--out", type=Path, help="directory for the state dicts and the exported ONNX "
+                                            "(default: a temporary one, deleted)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--no-export", action="store_true", help="skip the export / hlfgen parity step")
-    p.add_argument("--quick", action="store_true", help="tiny smoke run (< 60 s): small model, few steps, less text")
+    p.add_argument("--quick", action="store_true", help="smoke run (< 60 s): small model, few steps, less text")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
         args.hidden, args.embed, args.steps, args.batch, args.bptt = 32, 16, 60, 16, 32
         args.eval_streams, args.eval_chunk = 4, 64
+    args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
+    args.cf_labels = [c.strip() for c in args.compression.split(",") if c.strip()]
+    args.scheme_list = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    unknown = sorted(set(args.scheme_list) - set(SCHEMES))
+    if unknown:
+        p.error(f"unknown scheme(s) {unknown}; choose from {', '.join(SCHEMES)}")
     return args
 
 
@@ -374,81 +462,91 @@ def main(argv=None) -> int:
     if args.quick:
         train_text, val_text = train_text[:40000], val_text[:4000]
     vocab = Vocab(train_text)
-    train, val = vocab.encode(train_text), vocab.encode(val_text)
-    cf = parse_cf(args.compression)
+    data = Data(vocab.encode(train_text), vocab.encode(val_text), len(vocab))
+    cfs = [parse_cf(c) for c in args.cf_labels]
+    args.compression_of = dict(zip(cfs, args.cf_labels))
     H, E = args.hidden, args.embed
-    dense_params = 4 * H * (E + H)
-    j_ih, j_hh = hlf_j_for(H, E, args.k, cf), hlf_j_for(H, H, args.k, cf)
     print(f"corpus: {corpus} ({len(train_text)} train / {len(val_text)} validation characters, "
           f"vocab {len(vocab)})")
     print(f"model: Embedding({len(vocab)}, {E}) -> LSTM(hidden {H}) -> Linear({H}, {len(vocab)}); "
-          f"seed {args.seed}; {args.steps} steps of {args.batch} x {args.bptt} chars; Adam lr {args.lr} cosine; "
-          f"torch {torch.__version__}, {args.threads} threads")
-    print(f"compression {args.compression} of the LSTM weight matrices (dense {dense_params} weights): "
-          f"LMF rank {lmf_rank(H, E, cf)} (input) / {lmf_rank(H, H, cf)} (recurrent) per gate block; "
-          f"HLF k={args.k}, j={j_ih} (input) / {j_hh} (recurrent) per gate block (Eq. 4)", flush=True)
+          f"seeds {args.seed_list}; {args.steps} steps of {args.batch} x {args.bptt} chars; Adam lr {args.lr} "
+          f"cosine, clip {args.clip}; torch {torch.__version__}, {args.threads} threads")
+    for cf, label in zip(cfs, args.cf_labels):
+        print(f"compression {label} of the LSTM weight matrices (dense {4 * H * (E + H)} weights): "
+              f"LMF rank {lmf_rank(H, E, cf)} (input) / {lmf_rank(H, H, cf)} (recurrent) per gate block; "
+              f"HLF k={args.k}, j={hlf_j_for(H, E, args.k, cf)} (input) / {hlf_j_for(H, H, args.k, cf)} "
+              f"(recurrent) per gate block (Eq. 4)", flush=True)
 
-    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
-    unknown = [s for s in schemes if s not in SCHEMES]
-    if unknown:
-        print(f"unknown scheme(s) {unknown}; want {SCHEMES}", file=sys.stderr)
-        return 2
-    # HLF first: its per-matrix parameter counts set the budget of the small baseline and pruning.
-    order = sorted(schemes, key=lambda s: 0 if s == "HLF" else 1)
-    data = (train, val, len(vocab))
-    results: dict[str, Result] = {}
-    hlf_model, budget = None, None
-    from hlfgen.torch import HLFLSTM
+    tmp = None
+    out = args.out
+    if out is None:
+        tmp = tempfile.TemporaryDirectory(prefix="hlfgen-accuracy-")
+        out = Path(tmp.name)
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[Result] = []
+    parity: list[dict] = []
+    try:
+        for seed in args.seed_list:
+            print(f"\n== seed {seed}", flush=True)
+            if "dense" in args.scheme_list:
+                res, model = train_one(torch, nn, F, "dense", args, data, seed, None, H)
+                save_state(torch, model, res, args.out)
+                results.append(res)
+                print(f"  dense: val ppl {res.val_ppl:.3f} ({res.val_bpc:.4f} bpc), {res.train_s:.1f} s",
+                      flush=True)
+            for cf, label in zip(cfs, args.cf_labels):
+                # HLF first: its parameter counts set the budgets of the small baseline and pruning.
+                res, hlf_model = train_one(torch, nn, F, "HLF", args, data, seed, cf, H)
+                save_state(torch, hlf_model, res, args.out)
+                runs = [res]
+                small_h = small_hidden_for(len(vocab), E, res.total_params)
+                for scheme, hidden in (("LMF", H), ("small baseline", small_h), ("pruning", H)):
+                    if scheme not in args.scheme_list:
+                        continue
+                    r, m = train_one(torch, nn, F, scheme, args, data, seed, cf, hidden,
+                                     prune_to=hlf_per_matrix(hlf_model))
+                    save_state(torch, m, r, args.out)
+                    runs.append(r)
+                for r in runs:
+                    print(f"  cf {label} {r.scheme}: val ppl {r.val_ppl:.3f} ({r.val_bpc:.4f} bpc), "
+                          f"{r.lstm_params} LSTM weights, {r.train_s:.1f} s", flush=True)
+                results.extend(runs)
+                if seed == args.seed_list[0] and not args.no_export:
+                    print(f"\nexport + hlfgen parity of the trained HLF model (cf {label}, seed {seed}):",
+                          flush=True)
+                    p = export_and_check(torch, hlf_model, data.val, out / f"char_lm_hlf_cf{label}.onnx",
+                                         64 if args.quick else 128)
+                    parity.append({"compression_target": label, "seed": seed, **p})
+                    print(f"parity: {'PASS' if p['ok'] else 'FAIL'}", flush=True)
 
-    probe = HLFLSTM(E, H, compression=cf, k=args.k)
-    budget = {i["name"]: i["params"] for i in probe.hlf_info()}
-    small_h = small_hidden_for(E, sum(budget.values()))
-    for s in order:
-        print(f"training {s} ...", flush=True)
-        res, model, _ = train_one(torch, nn, F, s, args, data, cf, budget, small_h, dense_params)
-        print(f"  {s}: val ppl {res.val_ppl:.3f} ({res.val_bpc:.4f} bpc), {res.lstm_params} LSTM weights, "
-              f"{res.train_s:.1f} s", flush=True)
-        results[s] = res
-        if s == "HLF":
-            hlf_model = model
-    ordered = [results[s] for s in SCHEMES if s in results]
-    print()
-    print(f"Validation perplexity per character (lower is better), compression {args.compression}, seed {args.seed}")
-    print(format_table(ordered, dense_params))
-
-    verdict = {}
-    if "HLF" in results:
-        h = results["HLF"]
-        for other in ("LMF", "small baseline", "pruning", "dense"):
-            if other in results:
-                o = results[other]
-                verdict[other] = {"hlf_better": h.val_ppl < o.val_ppl, "delta_ppl": o.val_ppl - h.val_ppl,
-                                  "rel": (o.val_ppl - h.val_ppl) / o.val_ppl}
-                word = "beats" if h.val_ppl < o.val_ppl else "does not beat"
-                print(f"HLF {word} {other}: {h.val_ppl:.3f} vs {o.val_ppl:.3f} ppl "
-                      f"({100 * (o.val_ppl - h.val_ppl) / o.val_ppl:+.2f}% relative)")
-
-    parity = None
-    if hlf_model is not None and not args.no_export:
-        print("\nexport + hlfgen parity of the trained HLF model:", flush=True)
-        seq = 64 if args.quick else 128
-        if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
-            parity = export_and_check(torch, hlf_model, val, args.out, seq)
-        else:
-            with tempfile.TemporaryDirectory(prefix="hlfgen-accuracy-") as tmp:
-                parity = export_and_check(torch, hlf_model, val, Path(tmp), seq)
-        print(f"parity: {'PASS' if parity['ok'] else 'FAIL'}")
-    total_s = time.perf_counter() - t_start
-    print(f"total time {total_s:.1f} s")
-    if args.json:
-        args.json.write_text(json.dumps({
-            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "corpus": str(corpus), "results": [asdict(r) for r in ordered], "hlf_vs": verdict,
-            "parity": parity, "total_s": total_s}, indent=2))
-    if parity is not None and not parity["ok"]:
-        return 1
-    return 0
+        summaries = {}
+        for label in args.cf_labels:
+            print()
+            for seed in args.seed_list:
+                rows = [r for s in SCHEMES for r in results
+                        if r.scheme == s and r.seed == seed and r.compression_target in ("-", label)]
+                print(f"Validation perplexity per character (lower is better), compression {label}, seed {seed}")
+                print(format_table(rows))
+                print()
+            summaries[label] = summarize(results, label)
+            if len(args.seed_list) > 1:
+                print(f"Mean over seeds {args.seed_list}, compression {label}")
+                print(format_summary(summaries[label]))
+            for line in verdicts(summaries[label]):
+                print(line)
+        total_s = time.perf_counter() - t_start
+        print(f"total time {total_s:.1f} s")
+        if args.json:
+            args.json.write_text(json.dumps({
+                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                         if k != "compression_of"},
+                "corpus": str(corpus), "vocab": len(vocab), "train_chars": len(train_text),
+                "val_chars": len(val_text), "results": [asdict(r) for r in results],
+                "summary": summaries, "parity": parity, "total_s": total_s}, indent=2))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return 0 if all(p["ok"] for p in parity) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,178 @@
+"""examples/accuracy/char_lm.py in --quick mode: the five schemes train, the table prints, the
+compressed models stay within the parameter budget, and the exported HLF model compiles with
+hlfgen and matches onnxruntime.
+
+No assertion on which scheme wins: that is a measurement (docs/accuracy.md), not a test.
+The parameter counts are recomputed here from the saved state dicts, not taken from the script.
+Skipped when PyTorch or the corpus package (gensim, which ships the Lee corpus) is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = REPO_ROOT / "examples" / "accuracy" / "char_lm.py"
+SCHEMES = ("dense", "small baseline", "LMF", "HLF", "pruning")
+GATES = ("i", "f", "g", "o")  # PyTorch's LSTM gate order
+
+
+def _corpus_present() -> bool:
+    spec = importlib.util.find_spec("gensim")
+    return bool(spec and spec.submodule_search_locations and any(
+        (Path(p) / "test" / "test_data" / "lee_background.cor").is_file() for p in spec.submodule_search_locations))
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch (hlfgen[torch])"),
+    pytest.mark.skipif(not _corpus_present(), reason="needs gensim (ships gensim/test/test_data/lee_background.cor)"),
+    pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None, reason="needs a C compiler"),
+]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("accuracy")
+    out_json = tmp / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp / "out"), "--json", str(out_json)],
+        capture_output=True, text=True, timeout=600, cwd=tmp)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc.stdout, json.loads(out_json.read_text())
+
+
+def _state_dicts(data) -> dict[str, dict[str, np.ndarray]]:
+    import torch
+
+    out = {}
+    for r in data["results"]:
+        sd = torch.load(r["state_dict"], map_location="cpu", weights_only=True)
+        out[r["scheme"]] = {k: v.numpy() for k, v in sd.items()}
+    return out
+
+
+def _lstm_weights(sd: dict[str, np.ndarray]) -> int:
+    """Stored LSTM weight parameters: non-zeros of dense matrices, every entry of the factors."""
+    n = 0
+    for name, a in sd.items():
+        if not name.startswith("rnn.weight_"):
+            continue
+        n += int(np.count_nonzero(a)) if name in ("rnn.weight_ih_l0", "rnn.weight_hh_l0") else a.size
+    return n
+
+
+def _all_params(sd: dict[str, np.ndarray]) -> int:
+    """Every stored parameter, counting only the non-zeros of the dense LSTM weight matrices."""
+    return sum(a.size for name, a in sd.items() if not name.startswith("rnn.weight_")) + _lstm_weights(sd)
+
+
+def _eq4_j(m: int, n: int, k: int, cf: Fraction) -> int:
+    """Largest j with j·n + k·(m-j+n) <= m·n / cf (Eq. 4), by plain search."""
+    return max(j for j in range(m) if (j * n + k * (m - j + n)) * cf <= m * n)
+
+
+def test_table_has_all_schemes_with_finite_perplexity(quick_run):
+    stdout, data = quick_run
+    assert "val ppl" in stdout and "LSTM weights" in stdout
+    rows = {}
+    for line in stdout.splitlines():
+        for s in SCHEMES:
+            # a table row: the scheme name, hidden, LSTM weights, compression, rank, all params, train nll, val ppl
+            m = re.match(rf"^{re.escape(s)}\s+(\d+)\s+(\d+)\s+([\d.]+)\s+\S+\s+(\d+)\s+(\S+)\s+(\S+)\s", line)
+            if m:
+                rows[s] = m
+    assert set(rows) == set(SCHEMES), f"table rows found: {sorted(rows)}\n{stdout}"
+    for s, m in rows.items():
+        assert math.isfinite(float(m.group(6))) and float(m.group(6)) > 1.0, (s, m.group(0))
+    assert {r["scheme"] for r in data["results"]} == set(SCHEMES)
+    for r in data["results"]:
+        assert math.isfinite(r["val_ppl"]) and r["val_ppl"] > 1.0, r
+        assert math.isclose(r["val_bpc"], math.log2(r["val_ppl"]), rel_tol=1e-9), r
+
+
+def test_compressed_models_are_within_the_parameter_budget(quick_run):
+    """Recount every model from its state dict: the LSTM weights of LMF / HLF / pruning hold at most
+    dense/cf parameters, and every compressed model, the small baseline included, holds at most the
+    parameters of the dense model with its LSTM weights compressed by cf."""
+    _, data = quick_run
+    cf = Fraction(data["args"]["compression"])
+    sds = _state_dicts(data)
+    dense = sds["dense"]
+    hidden = dense["rnn.weight_hh_l0"].shape[1]
+    embed = dense["rnn.weight_ih_l0"].shape[1]
+    dense_lstm = _lstm_weights(dense)
+    assert dense_lstm == 4 * hidden * (embed + hidden)
+    lstm_budget = Fraction(dense_lstm) / cf
+    model_budget = _all_params(dense) - dense_lstm + lstm_budget
+    reported = {r["scheme"]: r for r in data["results"]}
+
+    for s in ("LMF", "HLF", "pruning"):
+        assert _lstm_weights(sds[s]) <= lstm_budget, (s, _lstm_weights(sds[s]), float(lstm_budget))
+        assert _lstm_weights(sds[s]) >= 0.8 * lstm_budget, s  # not compressed far past the target either
+    for s in ("small baseline", "LMF", "HLF", "pruning"):
+        assert _all_params(sds[s]) <= model_budget, (s, _all_params(sds[s]), float(model_budget))
+        assert reported[s]["lstm_params"] == _lstm_weights(sds[s]), s
+        assert reported[s]["total_params"] == _all_params(sds[s]), s
+    # iso-parameters with HLF: pruning keeps exactly as many weights, the small baseline no more in all
+    assert _lstm_weights(sds["pruning"]) == _lstm_weights(sds["HLF"])
+    assert _all_params(sds["small baseline"]) <= _all_params(sds["HLF"])
+    assert sds["small baseline"]["rnn.weight_hh_l0"].shape[1] < hidden
+
+    # HLF: per gate block A' (j x n), B ((m-j) x 1), C (1 x n) with j from Eq. 4 (k = 1);
+    # LMF: j = 0, every block U·V.
+    hlf, lmf = sds["HLF"], sds["LMF"]
+    for kind, n in (("ih", embed), ("hh", hidden)):
+        j = _eq4_j(hidden, n, 1, cf)
+        for g in GATES:
+            pre = f"rnn.weight_{kind}_l0.gates.{g}."
+            assert hlf[pre + "A"].shape == (j, n)
+            assert hlf[pre + "B"].shape == (hidden - j, 1)
+            assert hlf[pre + "C"].shape == (1, n)
+            assert lmf[pre + "A"].shape == (0, n)
+            r = lmf[pre + "C"].shape[0]
+            assert lmf[pre + "B"].shape == (hidden, r) and r * (hidden + n) * cf <= hidden * n
+
+
+def test_exported_hlf_model_matches_onnxruntime(quick_run, tmp_path):
+    """The exported file keeps the factors, and hlfgen's compiled runner matches onnxruntime on
+    held-out text (checked here with the tests' own oracle, not only the script's verdict)."""
+    from conftest import assert_parity
+    from hlfgen.inspect import inspect_model
+
+    stdout, data = quick_run
+    assert "parity: PASS" in stdout and "parity: FAIL" not in stdout
+    assert len(data["parity"]) == 1
+    parity = data["parity"][0]
+    assert parity["ok"] and parity["error"] is None and parity["oracle"] == "onnxruntime", parity
+    assert parity["max_abs"] < 1e-3
+    path = Path(parity["path"])
+    assert path.is_file()
+
+    info = inspect_model(path)
+    structures = [m["structure"] for layer in info["layers"] for m in layer["matrices"]]
+    assert structures and all(s.startswith("HLF") for s in structures), structures
+    total = sum(m["params"] for layer in info["layers"] for m in layer["matrices"])
+    hlf = next(r for r in data["results"] if r["scheme"] == "HLF")
+    assert total == hlf["lstm_params"]
+
+    import onnx
+
+    seq_len = parity["seq_len"]
+    x_shape = [d.dim_value or d.dim_param for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
+    assert len(x_shape) == 2 and x_shape[1] == 1, x_shape
+    rng = np.random.default_rng(0)
+    vocab = data["vocab"]
+    ids = rng.integers(0, vocab, size=(seq_len, 1), dtype=np.int64)
+    assert_parity(path, inputs={"X": ids}, work_dir=tmp_path / "check")
