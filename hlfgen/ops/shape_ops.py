@@ -44,7 +44,12 @@ def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list[int]:
             raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)}")
         out[infer] = -(tc // kc) if t_in_total and not t_in_known else tc // kc  # negative: carries T
     if dim_product(out, ctx) != total:
-        raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)} (the sequence axis T must stay a free dimension)")
+        hint = ""
+        if total < 0 and all(d >= 0 for d in out):  # a constant shape where T belongs
+            hint = ("; a fixed sequence length is baked into this Reshape, as torch.onnx.export(dynamo=True) "
+                    "writes with its default optimize=True: export with optimize=False, or dynamo=False")
+        raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)} (the sequence axis T must stay a free "
+                        f"dimension{hint})")
     return out
 
 
