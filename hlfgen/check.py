@@ -27,7 +27,7 @@ from onnx import helper
 from .build import compile_out, generate, run_runner
 from .errors import HlfgenError
 from .ir import Model
-from .reader import load_onnx
+from .reader import load_onnx, read_model
 
 ATOL = 1e-4
 RTOL = 1e-3
@@ -195,7 +195,8 @@ def check(
     try:
         if inputs is not None:
             seq_len = seq_len or _seq_len_of(model_path, inputs, batch)
-        seq_len = seq_len or DEFAULT_SEQ_LEN
+        if seq_len is None:  # a model with a static sequence length runs at that length (onnxruntime insists)
+            seq_len = read_model(model_path, batch=batch).static_seq_len or DEFAULT_SEQ_LEN
         gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse,
                        weights=weights)
         feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)

@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--seq-len", type=_positive, help="sequence length of the random inputs (default 16)")
+    c.add_argument("--seq-len", type=_positive, help="sequence length of the random inputs (default: the model's static one, else 16)")
     c.add_argument("--batch", type=_positive)
     c.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")

@@ -190,6 +190,7 @@ class Model:
     constants: dict[str, np.ndarray] = field(default_factory=dict)  # constant non-weight tensors used by ops
     opset: int = 0
     source: str = ""
+    static_seq_len: int | None = None  # the sequence length the graph's inputs declare, if static
 
     @property
     def layers(self) -> list[RecurrentLayer]:

@@ -169,6 +169,7 @@ class _Reader:
             name="model",
             batch=self.batch,
             max_seq_len=self.max_seq_len,
+            static_seq_len=self.static_seq_len,
             inputs=inputs,
             outputs=outputs,
             ops=self.ops,
@@ -226,6 +227,7 @@ class _Reader:
         if batch_static and self.user_batch is not None and self.user_batch != batch_static[0]:
             raise HlfgenError(f"--batch {self.user_batch} contradicts the model's static batch size {batch_static[0]}")
         self.batch = self.user_batch or (batch_static[0] if batch_static else 1)
+        self.static_seq_len = seq_static[0] if seq_static else None
         default_t = seq_static[0] if seq_static else DEFAULT_MAX_SEQ_LEN
         self.max_seq_len = self.user_max_seq_len or default_t
         if self.batch < 1 or self.max_seq_len < 1:

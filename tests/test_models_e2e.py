@@ -18,7 +18,8 @@ Streamable models are also run step by step (--stream) and must equal the
 whole-sequence run; nodes that mix time steps (Softmax/ArgMax over T, Concat
 along T, steps other than the last) or combine a summary of the sequence
 (Y_h, y[-1]) with per-step data must make the model non-streamable.  The
-dynamo exporter is covered where torch 2.13 keeps T dynamic (optimize=False).
+dynamo exporter is covered with and without its optimizer (which pins T in a
+Reshape), and static-shape exports run at their own T.
 """
 
 from __future__ import annotations
@@ -507,6 +508,7 @@ sys.path.insert(0, sys.argv[3])
 from test_models_e2e import _torch_models
 torch_, LM, Classifier = _torch_models()
 which, out = sys.argv[1], sys.argv[2]
+optimize = len(sys.argv) > 4 and sys.argv[4] == "optimize"
 torch.manual_seed(2)
 rng = np.random.default_rng(4)
 if which == "lm":
@@ -517,12 +519,15 @@ else:
     feed = rng.standard_normal((2, 7, 6)).astype(np.float32)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    torch.onnx.export(net, (ex,), out + ".onnx", dynamo=True, optimize=False,
+    torch.onnx.export(net, (ex,), out + ".onnx", dynamo=True, optimize=optimize,
                       dynamic_shapes=({axis: torch.export.Dim("T", min=1, max=64)},))
 with torch.no_grad():
     ref = net(torch.from_numpy(feed))
+    ref5 = net(ex)
 ref = ref if isinstance(ref, tuple) else (ref,)
-np.savez(out + ".npz", feed=feed, **{f"out{i}": r.numpy() for i, r in enumerate(ref)})
+ref5 = ref5 if isinstance(ref5, tuple) else (ref5,)
+np.savez(out + ".npz", feed=feed, feed5=ex.numpy(), **{f"out{i}": r.numpy() for i, r in enumerate(ref)},
+         **{f"out5_{i}": r.numpy() for i, r in enumerate(ref5)})
 """
 
 
@@ -535,8 +540,8 @@ def test_torch_dynamo_dynamic_T(work, which):
     process specializes T to the example's length), and the file's
     value_info (static shapes from the example, T = 5) is dropped before
     onnxruntime sees it (onnxruntime trusts it and fails at T = 7).  With the
-    default optimize=True, T is specialized (Reshape to [5, ...]): not
-    supported.  Parity with onnxruntime and with PyTorch's own outputs."""
+    default optimize=True, T is specialized (Reshape to [5, ...]): see
+    test_torch_dynamo_optimized.  Parity with onnxruntime and with PyTorch's own outputs."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
     import subprocess
@@ -569,3 +574,62 @@ def test_clang_werror(work):
     tokens = np.random.default_rng(3).integers(0, 11, size=(5, B)).astype(np.int32)
     parity(path, work, {"tokens": tokens}, "clang", compiler="clang")
 
+
+
+def test_torch_dynamo_optimized(work):
+    """dynamo=True with the default optimize=True: torch 2.13 folds the example's T (5) into a
+    Reshape although T is declared dynamic, so onnxruntime runs the file only at T = 5.  hlfgen
+    reads that constant as T: parity with onnxruntime at T = 5, and with PyTorch itself at T = 7."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hlfgen.build import compile_out, generate, run_runner
+
+    base = work[0] / "lm_dynamo_opt"
+    subprocess.run([sys.executable, "-c", DYNAMO_SCRIPT, "lm", str(base), str(Path(__file__).resolve().parent),
+                    "optimize"], check=True, capture_output=True)
+    model = onnx.load(str(base) + ".onnx")
+    pinned = [n for n in model.graph.node if n.op_type == "Reshape"]
+    assert pinned, "the optimizer no longer writes a Reshape: this test checks nothing"
+    del model.graph.value_info[:]
+    path = work[0] / "lm_dynamo_opt_novi.onnx"
+    onnx.save(model, str(path))
+    data = np.load(str(base) + ".npz")
+    name = model.graph.input[0].name
+    rep = parity(path, work, {name: data["feed5"]}, "opt5")
+    for i, out in enumerate(model.graph.output):
+        np.testing.assert_allclose(rep.outputs[out.name], data[f"out5_{i}"], atol=1e-4, rtol=1e-3)
+    gen = generate(path, work[1] / "opt7", max_seq_len=8)
+    outs, _ = run_runner(compile_out(gen.out_dir, work[1] / "opt7-build"), {name: data["feed"]})
+    for i, out in enumerate(model.graph.output):
+        np.testing.assert_allclose(outs[out.name], data[f"out{i}"], atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("which", ["lm", "classifier"])
+def test_torch_static_shapes(work, which):
+    """Exported without dynamic axes (a fixed window, common on the edge): shapes are static and
+    constant folding writes the example's T into Reshape targets.  `hlfgen check` with no
+    --seq-len runs at the model's own T; parity with onnxruntime (independent run) and PyTorch."""
+    torch, LM, Classifier = _torch_models()
+    from hlfgen.check import check
+
+    torch.manual_seed(3)
+    if which == "lm":
+        net, ex, names = LM().eval(), torch.randint(0, 23, (6, B)), (["tokens"], ["logp", "next"])
+    else:
+        net, ex, names = Classifier().eval(), torch.randn(B, 6, 6), (["x"], ["probs"])
+    path = work[0] / f"{which}_static.onnx"
+    _export(torch, net, (ex,), path, names, None)
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert all(d.HasField("dim_value") for d in dims), "the export is not static"
+    rep = check(str(path), work_dir=work[1] / f"{which}_static")
+    assert rep.inputs[names[0][0]].shape == tuple(ex.shape)  # the model's own T, not the default 16
+    assert rep.ok, rep.format()
+    rep = parity(path, work, {names[0][0]: ex.numpy()}, f"{which}_static")
+    with torch.no_grad():
+        ref = net(ex)
+    ref = ref if isinstance(ref, tuple) else (ref,)
+    np.testing.assert_allclose(rep.outputs[names[1][0]], ref[0].numpy(), atol=1e-4, rtol=1e-3)

@@ -29,6 +29,17 @@ def dim_product(dims, ctx: OpContext | None = None) -> int:
     return -coef if has_t else coef
 
 
+def _pinned_t_axis(out: list[int], t_coef: int) -> list[int] | None:
+    """out (all constant) with the one axis i whose constant stands for a multiple of T replaced by
+    -(that multiple), so that the product is t_coef*T; None unless exactly one axis fits."""
+    fits = []
+    for i in range(len(out)):
+        others = int(np.prod([d for j, d in enumerate(out) if j != i], dtype=np.int64))
+        if others > 0 and t_coef % others == 0:
+            fits.append(out[:i] + [-(t_coef // others)] + out[i + 1:])
+    return fits[0] if len(fits) == 1 else None
+
+
 def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list[int]:
     """ONNX Reshape's output shape (0 copies, -1 infers), with T kept symbolic."""
     if list(target).count(-1) > 1:
@@ -43,6 +54,13 @@ def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list[int]:
         if kc == 0 or tc % kc or (t_in_known and not t_in_total):
             raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)}")
         out[infer] = -(tc // kc) if t_in_total and not t_in_known else tc // kc  # negative: carries T
+    if total < 0 and dim_product(out, ctx) != total and all(d > 0 for d in out):
+        # A constant target where T belongs: the exporter folded the shape at its example's
+        # sequence length (torch.onnx.export with static shapes, or dynamo=True's optimizer).
+        # The one axis that can carry T, if there is exactly one, is read as that multiple of T.
+        fixed = _pinned_t_axis(out, -total)
+        if fixed is not None:
+            out = fixed
     if dim_product(out, ctx) != total:
         hint = ""
         if total < 0 and all(d >= 0 for d in out):  # a constant shape where T belongs
