@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from pathlib import Path
 
 import warnings
@@ -218,6 +220,26 @@ def test_parameter_counts_match_eq4(mode, per_gate):
         total += params
     biases = sum(p.numel() for n_, p in m.named_parameters() if n_.startswith("bias"))
     assert sum(p.numel() for p in m.parameters()) == total + biases
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_lmf_rank_per_matrix(mode):
+    """lmf=True: j = 0 and, per matrix, the largest rank r with r·(m+n) <= m·n/cf (counted here),
+    which differs between the 64-input and the 128-hidden matrices; outputs equal nn.* with B·C."""
+    cf = Fraction(5, 2)
+    m = CLS[mode][0](64, 128, compression=cf, lmf=True).eval()
+    for name, n in (("weight_ih_l0", 64), ("weight_hh_l0", 128)):
+        r = max(rr for rr in range(1, 129) if rr * (128 + n) <= Fraction(128 * n) / cf)
+        for blk in getattr(m, name).gates.values():
+            assert (blk.j, blk.k) == (0, r), (name, blk.j, blk.k, r)
+            assert blk.A.numel() == 0 and tuple(blk.B.shape) == (128, r) and tuple(blk.C.shape) == (r, n)
+    torch.manual_seed(5)
+    x = torch.randn(6, 2, 64)
+    with torch.no_grad():
+        for g, w in zip(_out_tensors(m(x)), _out_tensors(dense_copy(m)(x))):
+            torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4)
+    with pytest.raises(HlfgenError, match="lmf=True needs compression"):
+        CLS[mode][0](64, 128, j=0, k=4, lmf=True)
 
 
 # ---------------------------------------------------------------- export

@@ -27,7 +27,7 @@ from torch import Tensor, _VF, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from hlfgen.errors import HlfgenError
-from hlfgen.hlf import factor_hlf, hlf_j_for, hlf_params, parse_cf
+from hlfgen.hlf import factor_hlf, hlf_j_for, hlf_params, lmf_rank, parse_cf
 
 # PyTorch gate order (rows of weight_ih / weight_hh), per mode.
 TORCH_GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
@@ -108,8 +108,15 @@ class HLFWeight(nn.Module):
         return f"{self.rows}x{self.n}, {'per gate' if self.per_gate else 'stacked gates'}"
 
 
-def _resolve_jk(m: int, n: int, k: int, j: int | None, cf: Fraction | None, what: str) -> tuple[int, int]:
-    """(j, k) for one m x n block: explicit j, or the largest j reaching cf (Eq. 4)."""
+def _resolve_jk(m: int, n: int, k: int, j: int | None, cf: Fraction | None, what: str,
+                lmf: bool = False) -> tuple[int, int]:
+    """(j, k) for one m x n block: explicit j, the largest j reaching cf (Eq. 4), or with lmf
+    j = 0 and the largest LMF rank reaching cf (Table 1's LMF column)."""
+    if lmf:
+        r = lmf_rank(m, n, cf)
+        if r < 1:
+            raise HlfgenError(f"{what}: a {m}x{n} block cannot reach compression {cf} with LMF (rank 0)")
+        return 0, r
     if j is not None:
         if not 0 <= j <= m:
             raise HlfgenError(f"{what}: j={j} is outside 0..{m} for a {m}x{n} block")
@@ -129,7 +136,7 @@ class _HLFRNNBase(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, compression=None, k: int = 1, j: int | None = None,
-                 per_gate: bool = True):
+                 per_gate: bool = True, lmf: bool = False):
         super().__init__()
         if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError("dropout should be a number in range [0, 1] representing the probability of "
@@ -143,6 +150,8 @@ class _HLFRNNBase(nn.Module):
                 raise ValueError(f"{nm} must be a positive integer, got {v!r}")
         if (compression is None) == (j is None):
             raise HlfgenError(f"HLF{self.mode}: give exactly one of compression= (j from Eq. 4) or j=")
+        if lmf and compression is None:
+            raise HlfgenError(f"HLF{self.mode}: lmf=True needs compression= (the rank of each matrix comes from it)")
         if not isinstance(k, int) or k < (0 if j is not None else 1):
             raise HlfgenError(f"HLF{self.mode}: k must be an integer >= 1, got {k!r}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -151,7 +160,7 @@ class _HLFRNNBase(nn.Module):
         self.proj_size = 0
         self.per_gate = bool(per_gate)
         self.compression = parse_cf(compression) if compression is not None else None
-        self.k, self.j = k, j
+        self.k, self.j, self.lmf = k, j, bool(lmf)
         gates = TORCH_GATES[self.mode]
         g, h = len(gates), hidden_size
         block = h if self.per_gate else g * h
@@ -162,7 +171,7 @@ class _HLFRNNBase(nn.Module):
                 for kind, n in (("ih", n_in), ("hh", h)):
                     name = f"weight_{kind}_l{layer}{sfx}"
                     nblocks = g if self.per_gate else 1
-                    jk = [_resolve_jk(block, n, k, j, self.compression, f"{name}") for _ in range(nblocks)]
+                    jk = [_resolve_jk(block, n, k, j, self.compression, f"{name}", self.lmf) for _ in range(nblocks)]
                     setattr(self, name, HLFWeight(g * h, n, gates, self.per_gate, jk, device, dtype))
                 names = [f"weight_ih_l{layer}{sfx}", f"weight_hh_l{layer}{sfx}"]
                 if self.bias:
@@ -248,6 +257,7 @@ class _HLFRNNBase(nn.Module):
         if self.bidirectional:
             s += ", bidirectional=True"
         s += f", compression={self.compression}" if self.compression is not None else f", j={self.j}"
+        s += ", lmf=True" if self.lmf else ""
         return s + f", k={self.k}, per_gate={self.per_gate}"
 
     # ------------------------------------------------------------ forward
@@ -281,7 +291,10 @@ class HLFLSTM(_HLFRNNBase):
 
     ``compression``: Eq. 4 target for every matrix; each block's j is the
     largest reaching it (``hlf.hlf_j_for``).  ``j``: explicit rows of A' per
-    block instead (``j=0`` is LMF).  A block is a gate (hidden x n) with
+    block instead (``j=0`` is LMF with rank k).  ``lmf=True`` with
+    ``compression``: plain low-rank factorization, each block's rank the
+    largest reaching the compression (``hlf.lmf_rank``; it differs between
+    the input and recurrent matrices when input_size != hidden_size).  A block is a gate (hidden x n) with
     ``per_gate=True``, else the whole gates*hidden x n matrix.
     ``forward(input, hx=None) -> (output, (h_n, c_n))`` exactly as nn.LSTM;
     ``weight_ih_l0`` etc. are ``HLFWeight`` modules (call one for the
@@ -294,11 +307,11 @@ class HLFLSTM(_HLFRNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device=None, dtype=None, *, compression=None, k: int = 1,
-                 j: int | None = None, per_gate: bool = True):
+                 j: int | None = None, per_gate: bool = True, lmf: bool = False):
         if proj_size:
             raise HlfgenError(f"HLFLSTM: proj_size={proj_size} is not supported (ONNX LSTM has no projection)")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype, compression=compression, k=k, j=j, per_gate=per_gate)
+                         device, dtype, compression=compression, k=k, j=j, per_gate=per_gate, lmf=lmf)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         is_batched = self._check_input(input)
@@ -362,12 +375,13 @@ class HLFGRU(_HLFRNNBase):
 
 
 def from_dense(module: nn.Module, compression=None, k: int = 1, per_gate: bool = True, *,
-               j: int | None = None) -> _HLFRNNBase:
+               j: int | None = None, lmf: bool = False) -> _HLFRNNBase:
     """An HLFLSTM / HLFGRU from a trained nn.LSTM / nn.GRU (Figure 1 by truncated SVD).
 
     Each matrix (or gate block, ``per_gate=True``) keeps its top j rows in A'
     and the rank-k truncated SVD of the remaining rows as B·C
-    (``hlf.factor_hlf``); j comes from Eq. 4 for ``compression`` unless given.
+    (``hlf.factor_hlf``); j comes from Eq. 4 for ``compression`` unless given
+    (``lmf=True``: j = 0, the LMF rank of each block from ``compression``).
     Biases are copied.  The error of each block is the SVD tail of its lower
     rows; fine-tune afterwards (HLF is training-aware, paper §3).
     """
@@ -384,7 +398,7 @@ def from_dense(module: nn.Module, compression=None, k: int = 1, per_gate: bool =
     p = next(module.parameters())
     hlf = cls(module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
               module.dropout, module.bidirectional, device=p.device, dtype=p.dtype,
-              compression=compression, k=k, j=j, per_gate=per_gate)
+              compression=compression, k=k, j=j, per_gate=per_gate, lmf=lmf)
     with torch.no_grad():
         for name in hlf._flat_weights_names:
             dense = getattr(module, name).detach()
