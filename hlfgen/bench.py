@@ -568,6 +568,10 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
     fp = hlfgen_fingerprint()
     vs = variants(sizes, cfs, ks)
     phases: dict[str, float] = {}
+    try:
+        load_start = os.getloadavg()
+    except OSError:
+        load_start = None
     count_py = find_insn_count() if insn else None
     if insn and count_py is None:
         log("bench/insn_count not found (run from a checkout or set HLFGEN_BENCH_DIR): no instruction counts")
@@ -716,7 +720,7 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
                 row["eq5"] = eq5[v.key]
             rows.append(row)
     result = {
-        "machine": machine_info(),
+        "machine": machine_info(load_start),
         "config": {"sizes": sizes, "cfs": cfs, "ks": list(ks), "steps": STEPS, "batch": 1, "rounds": rounds,
                    "call_s": call_s, "jobs": jobs, "quick": quick, "insn": bool(count_py), "insn_steps": insn_steps,
                    "ort": have_ort, "tract": have_tract},
@@ -747,8 +751,12 @@ def _cpu_s() -> float:
 
 
 def _git_state() -> dict:
-    root = Path(__file__).resolve().parent.parent
-    if not (root / ".git").exists():
+    """Commit and modified files of the checkout the bench runs from (the bench dir's, the cwd's or,
+    for an editable install, the sources'): an installed wheel has no .git of its own."""
+    cands = [Path(os.environ["HLFGEN_BENCH_DIR"]).parent] if os.environ.get("HLFGEN_BENCH_DIR") else []
+    cands += [Path.cwd(), Path(__file__).resolve().parent.parent]
+    root = next((c for c in cands if (c / ".git").exists()), None)
+    if root is None:
         return {}
     def git(*a):
         return subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True).stdout.rstrip()
@@ -756,7 +764,7 @@ def _git_state() -> dict:
             "modified": [line[3:] for line in git("status", "--porcelain").splitlines()]}
 
 
-def machine_info() -> dict:
+def machine_info(loadavg_at_start=None) -> dict:
     model = ""
     try:
         for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
@@ -768,8 +776,10 @@ def machine_info() -> dict:
         if shutil.which("gcc") else ""
     info = {"cpu": model or platform.processor(), "cores": os.cpu_count(), "gcc": gcc,
             "python": platform.python_version(), "hlfgen_source": _git_state()}
+    if loadavg_at_start is not None:
+        info["loadavg_at_start"] = loadavg_at_start
     try:
-        info["loadavg_at_start"] = os.getloadavg()
+        info["loadavg_at_end"] = os.getloadavg()
     except OSError:
         pass
     for mod in ("onnxruntime", "tract"):
