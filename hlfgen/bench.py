@@ -429,24 +429,14 @@ class _Timed:
         self.samples: list[float] = []
 
 
-def _runner_call(exe: Path, x_path: Path, out: Path):
-    out.mkdir(parents=True, exist_ok=True)
-
-    def total_us(n: int) -> float:
-        p = subprocess.run([str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(n)],
-                           capture_output=True, text=True)
-        if p.returncode != 0:
-            raise RuntimeError(f"{exe} failed: {p.stderr.strip()}")
-        for line in p.stdout.splitlines():
-            if line.startswith("mean_us="):
-                return float(line.split()[0].split("=")[1]) * n
-        raise RuntimeError(f"{exe}: no mean_us in {p.stdout!r}")
+def _runner_call(exe: Path, x: np.ndarray, work: Path):
+    """Mean µs per run of the runner's --repeat n: it makes one untimed run first (the page faults
+    of the weights: lstm650x2 dense 43 ms cold vs 17-19 ms warm per run), so the mean is warm."""
+    from hlfgen.build import run_runner
 
     def call(n: int) -> float:
-        # The runner's --repeat makes one untimed run first (the page faults of the weights: lstm650x2
-        # dense 43 ms cold vs 17-19 ms warm per run), so its mean is the warm time per run.
-        n = max(n, MIN_RUNNER_REPEAT)
-        return total_us(n) / n
+        _, mean_us = run_runner(exe, {"X": x}, work_dir=work, repeat=max(n, MIN_RUNNER_REPEAT))
+        return mean_us
     return call
 
 
@@ -668,7 +658,7 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
                     continue
                 done_exes[info["exe"]] = f"hlfgen:{v.key}:{mode}"
                 items.append(_Timed(f"hlfgen:{v.key}:{mode}",
-                                    _runner_call(Path(info["exe"]), x_paths[s], work / "run_out" / v.key)))
+                                    _runner_call(Path(info["exe"]), x, work / "run_out" / v.key)))
             if have_ort:
                 items.append(_Timed(f"ort:{v.key}", _ort_call(model_path[v.key], x)))
             if have_tract:
