@@ -17,15 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .emit import WEIGHT_FORMATS, render
+from .config import TARGETS, WEIGHT_FORMATS, is_aarch64, panel_rows
+from .emit import render
 from .errors import HlfgenError
 from .ir import Model
 from .lower import Program, lower
-from .pack import panel_rows
 from .reader import RESERVED_NAMES, read_model
 from .remote import parse_runner
-
-TARGETS = ("host", "cortex-a73", "aarch64")
 
 
 @dataclass
@@ -40,10 +38,6 @@ class Generated:
     @property
     def model(self) -> Model:
         return self.program.model
-
-
-def is_aarch64(target: str) -> bool:
-    return target in ("cortex-a73", "aarch64")
 
 
 def generate(

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .config import COMPILERS, SPARSE_MODES, TARGETS, WEIGHT_FORMATS
 from .errors import HlfgenError
 
 TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
@@ -34,37 +35,37 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("model", help="ONNX file")
     b.add_argument("-o", "--out", required=True, help="output directory")
     b.add_argument("--name", help="C name of the model (default: from the file name)")
-    b.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
+    b.add_argument("--target", default="host", choices=TARGETS, help=TARGET_HELP)
     b.add_argument("--batch", type=_positive, help="batch size (default: the model's static value, else 1)")
     b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
-    b.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
-    b.add_argument("--weights", default="auto", choices=["auto", "c", "bin"], help=WEIGHTS_HELP)
+    b.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
+    b.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
 
     c = sub.add_parser("check", help="build, run on random inputs and compare with onnxruntime")
     c.add_argument("model")
-    c.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
+    c.add_argument("--target", default="host", choices=TARGETS, help=TARGET_HELP)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--seq-len", type=_positive, help="sequence length of the random inputs (default: the model's static one, else 16)")
     c.add_argument("--batch", type=_positive)
-    c.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
+    c.add_argument("--compiler", default="gcc", choices=COMPILERS)
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
     c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
-    c.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
-    c.add_argument("--weights", default="auto", choices=["auto", "c", "bin"], help=WEIGHTS_HELP)
+    c.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
+    c.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
 
     r = sub.add_parser("run", help="build and run a model on .npy inputs (here, under qemu, or on a board)")
     r.add_argument("model")
     r.add_argument("--input", action="append", default=[], metavar="NAME=PATH.npy", help="a graph input (repeat)")
     r.add_argument("--out-dir", required=True, help="where <output>.npy files go")
-    r.add_argument("--target", default="host", choices=["host", "cortex-a73", "aarch64"], help=TARGET_HELP)
+    r.add_argument("--target", default="host", choices=TARGETS, help=TARGET_HELP)
     r.add_argument("--runner", help="local, qemu, ssh://user@host[:port][/dir], adb, or a command prefix")
     r.add_argument("--repeat", type=_positive, help="run N times and print the mean time per run")
     r.add_argument("--stream", action="store_true", help="feed one step at a time through the streaming API")
     r.add_argument("--batch", type=_positive)
     r.add_argument("--max-seq-len", type=_positive)
-    r.add_argument("--sparse", default="auto", choices=["auto", "off", "csr", "block"], help=SPARSE_HELP)
-    r.add_argument("--weights", default="auto", choices=["auto", "c", "bin"], help=WEIGHTS_HELP)
-    r.add_argument("--compiler", default="gcc", choices=["gcc", "clang"])
+    r.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
+    r.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
+    r.add_argument("--compiler", default="gcc", choices=COMPILERS)
 
     i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
     i.add_argument("model")

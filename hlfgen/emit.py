@@ -22,16 +22,14 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from . import resources
+from . import config, resources
+from .config import C_DTYPES, WEIGHT_FORMATS
 from .ir import RecurrentLayer
 from .lower import Program, c_dim, max_elems, work_bytes
 from .reader import c_identifier
 
-WEIGHT_FORMATS = ("auto", "c", "bin")
 BIN_THRESHOLD = 1 << 20  # bytes of weights from which `auto` links a binary blob
-BLOB_ALIGN = 64  # every array of the blob starts on a cache line (as HLF_ALIGNED(64) in C)
-
-C_DTYPES = {"float32": ("float", "HLF_DTYPE_F32"), "int32": ("int32_t", "HLF_DTYPE_I32"), "int64": ("int64_t", "HLF_DTYPE_I64")}
+BLOB_ALIGN = config.ALIGN_BYTES  # every array of the blob starts on a cache line (as HLF_ALIGNED(64) in C)
 
 
 def _c_float(v: float) -> str:
@@ -170,4 +168,5 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
     for fname, tmpl in files.items():
         (out_dir / fname).write_text(env.get_template(tmpl).render(**ctx))
     shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))
+    (out_dir / "runtime" / "hlf_config.h").write_text(config.config_header())  # from hlfgen/config.py
     shutil.copytree(resources.toolchains_dir(), out_dir / "toolchains")

@@ -17,17 +17,10 @@ from typing import Union
 
 import numpy as np
 
+# Gate order per ONNX operator (how many gates each has), default activations.
+from .config import DEFAULT_ACTIVATIONS, GATES  # noqa: F401
+
 Shape = tuple[int, ...]
-
-# Gate order per ONNX operator, and how many gates each has.
-GATES = {"lstm": "iofc", "gru": "zrh", "rnn": "i"}
-
-# ONNX default activations per operator (f, g, h order of the spec).
-DEFAULT_ACTIVATIONS = {
-    "lstm": ("Sigmoid", "Tanh", "Tanh"),
-    "gru": ("Sigmoid", "Tanh"),
-    "rnn": ("Tanh",),
-}
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .ops import stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
-ALIGN_FLOATS = 16  # 64-byte alignment of arena regions
+from .config import ALIGN_FLOATS  # 64-byte alignment of arena regions
 _SPARSE_MODES = sparse.MODES  # lower()'s parameter `sparse` shadows the module
 
 

@@ -9,16 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-NR = 8  # the default HLF_NR of runtime/hlf_kernels.h; the NEON kernels need 8
-
-# Panel rows per target: the NEON kernels are written for 8 rows (two q
-# registers); the portable kernels use compiler vectors of HLF_NR floats, and
-# 16 fills an AVX-512 register (or two AVX / four SSE registers).
-PANEL_ROWS = {"host": 16, "cortex-a73": 8, "aarch64": 8}
-
-
-def panel_rows(target: str) -> int:
-    return PANEL_ROWS.get(target, NR)
+from .config import DEFAULT_NR as NR  # the default HLF_NR of runtime/hlf_kernels.h; the NEON kernels need 8
+from .config import PANEL_ROWS, panel_rows  # noqa: F401  (panel rows per target)
 
 
 def pack_panels(a: np.ndarray, nr: int = NR) -> np.ndarray:

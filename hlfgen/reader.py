@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from . import ops
+from . import ops, validate
 from . import weights as W
 from .errors import HlfgenError
 from .ops.shape_ops import fmt as _fmt
@@ -30,9 +30,7 @@ from .ir import (
     TensorInfo,
 )
 
-RECURRENT_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
-
-DEFAULT_MAX_SEQ_LEN = 128
+from .config import DEFAULT_MAX_SEQ_LEN, ONNX_TO_DTYPE, RECURRENT_OPS
 
 # Shape arithmetic is folded at two sequence lengths: a value that differs
 # between them depends on T (ops.decode_t turns it back into T multiples).
@@ -62,11 +60,7 @@ KNOWN_ATTRS = {
     "rnn": {"hidden_size", "direction", "activations", "activation_alpha", "activation_beta", "clip", "layout"},
 }
 
-ONNX_DTYPES = {
-    onnx.TensorProto.FLOAT: "float32",
-    onnx.TensorProto.INT32: "int32",
-    onnx.TensorProto.INT64: "int64",
-}
+ONNX_DTYPES = ONNX_TO_DTYPE
 
 
 # Names that would clash with system libraries (lib<name>.a), C keywords, or
@@ -118,6 +112,7 @@ def read_model(
     proto = load_onnx(path)
     reader = _Reader(proto, batch, max_seq_len)
     model = reader.run()
+    validate.check_ir(model)  # limits of the C runtime (config.MAX_RANK, ...)
     model.name = name or model_name(path)
     model.source = str(path)
     return model

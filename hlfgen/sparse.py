@@ -49,7 +49,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MODES = ("auto", "off", "csr", "block")
+from .config import SPARSE_MODES as MODES  # noqa: F401  (--sparse modes)
+
 BLOCK_ROWS = (4, 8)  # block heights with vectorized kernels
 MAX_COLS = 1 << 16  # 16-bit column indices
 # Sparse kernels are considered for segments at least this sparse (forced

@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HLF_NN_MAX_RANK 8
+#include "hlf_config.h"
+
+#define HLF_NN_MAX_RANK HLF_MAX_RANK /* hlfgen/config.py MAX_RANK */
 
 /*
  * ONNX Gather: out[o, i, :] = data[o, idx[i], :] for o < outer, i < nidx,

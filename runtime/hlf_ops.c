@@ -1,11 +1,9 @@
 /* hlf_ops.c - data movement for the generated code (ONNX Transpose). */
 #include "hlf_ops.h"
 
-#define HLF_TRANSPOSE_MAX_RANK 6
-
 void hlf_transpose_f32(int rank, const long *dims, const int *perm, const float *in, float *out) {
-    long in_stride[HLF_TRANSPOSE_MAX_RANK], out_dims[HLF_TRANSPOSE_MAX_RANK];
-    long stride[HLF_TRANSPOSE_MAX_RANK], idx[HLF_TRANSPOSE_MAX_RANK] = {0};
+    long in_stride[HLF_MAX_RANK], out_dims[HLF_MAX_RANK];
+    long stride[HLF_MAX_RANK], idx[HLF_MAX_RANK] = {0};
     long total = 1;
     for (int i = rank - 1; i >= 0; i--) {
         in_stride[i] = total;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "hlf_config.h"
+
 /* Clamp x to [-c, c]: the ONNX `clip` attribute, applied to gate inputs. */
 static inline void hlf_f32_vclip(size_t n, float *x, float c) {
     for (size_t i = 0; i < n; i++) {
@@ -31,7 +33,7 @@ static inline void hlf_f32_vadd(size_t n, float *x, const float *y) {
 
 /*
  * out = transpose(in, perm): in has `rank` dims; out's dim i is in's dim
- * perm[i].  Both dense, C order.  rank <= 6.
+ * perm[i].  Both dense, C order.  rank <= HLF_MAX_RANK.
  */
 void hlf_transpose_f32(int rank, const long *dims, const int *perm, const float *in, float *out);
 

@@ -15,13 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HLF_MAX_RANK 6
+#include "hlf_config.h" /* HLF_MAX_RANK, enum hlf_dtype (generated from hlfgen/config.py) */
 
-enum hlf_dtype {
-    HLF_DTYPE_F32 = 1,  /* float32 .npy ('<f4') */
-    HLF_DTYPE_I32 = 2,  /* int32; the runner also accepts int64 .npy and narrows it */
-    HLF_DTYPE_I64 = 3   /* int64; the runner also accepts int32 .npy and widens it */
-};
+/* enum hlf_dtype: the runner accepts int64 .npy for an int32 input (narrowed)
+ * and int32 .npy for an int64 input (widened). */
 
 /*
  * A graph input or output.  dims[i] >= 0 is a static extent; dims[i] < 0 is
