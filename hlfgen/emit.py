@@ -16,13 +16,14 @@ Weights go out in one of two formats (``hlfgen build --weights``):
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
 import jinja2
 import numpy as np
 
-from . import config, resources
+from . import __version__, config, namespace, resources
 from .config import C_DTYPES, WEIGHT_FORMATS
 from .ir import RecurrentLayer
 from .lower import Program, c_dim, max_elems, work_bytes
@@ -48,6 +49,27 @@ def _c_array(values, per_line: int = 8, fmt=_c_float) -> str:
     vals = [fmt(v) for v in values]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
     return ",\n    ".join(lines)
+
+
+def _c_string(text: str) -> str:
+    """A C string literal (quotes included) holding text: \\, ", ? (trigraphs) and
+    bytes outside printable ASCII escaped (octal, UTF-8 bytes)."""
+    out = []
+    for b in text.encode("utf-8"):
+        ch = chr(b)
+        out.append("\\" + ch if ch in '\\"?' else ch if 32 <= b < 127 else f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _file_sha256(path: str) -> str:
+    """The SHA-256 of the model file, hex ("unknown" when there is no file)."""
+    if not Path(path).is_file():
+        return "unknown"
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def weights_format(prog: Program, requested: str = "auto") -> str:
@@ -92,6 +114,7 @@ def _env() -> jinja2.Environment:
     env.filters["cint_array"] = lambda vs: _c_array(vs, 16, lambda v: str(int(v)))
     env.filters["cdim"] = c_dim
     env.filters["ident"] = c_identifier
+    env.filters["cstr"] = _c_string
     env.filters["act"] = lambda a: a.name.lower()
     return env
 
@@ -154,7 +177,13 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         weights_format=fmt,
         blob_entries=blob_entries,
         blob_bytes=len(blob),
+        # Provenance, the same wherever the model and OUT/ are: the file name only.
+        source=Path(model.source).name.replace("*/", "*_/").replace("\n", " "),  # inside /* comments */
+        model_sha256=_file_sha256(model.source),
+        hlfgen_version=__version__,
     )
+    ctx["version_string"] = (f"{name}: hlfgen {__version__}, {Path(model.source).name} "
+                             f"sha256:{ctx['model_sha256']}, target {target}")
     files = {
         f"{name}.h": "model.h.j2",
         f"{name}.c": "model.c.j2",
@@ -169,4 +198,8 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         (out_dir / fname).write_text(env.get_template(tmpl).render(**ctx))
     shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))
     (out_dir / "runtime" / "hlf_config.h").write_text(config.config_header())  # from hlfgen/config.py
+    ns_text, ns_names = namespace.render_header(out_dir / "runtime", name, prog.nr,
+                                                "neon" if config.is_aarch64(target) else "scalar")
+    namespace.check_no_clash(ns_names, (out_dir / f"{name}.h").read_text())
+    (out_dir / "runtime" / namespace.HEADER).write_text(ns_text)
     shutil.copytree(resources.toolchains_dir(), out_dir / "toolchains")

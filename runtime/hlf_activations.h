@@ -24,6 +24,8 @@
 #ifndef HLF_ACTIVATIONS_H
 #define HLF_ACTIVATIONS_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -40,6 +40,8 @@
 #ifndef HLF_ACTIVATIONS_NEON_H
 #define HLF_ACTIVATIONS_NEON_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <arm_neon.h>
 #include <stddef.h>
 

@@ -15,6 +15,8 @@
 #ifndef HLF_KERNELS_H
 #define HLF_KERNELS_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stddef.h>
 
 #ifdef __cplusplus

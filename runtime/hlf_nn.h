@@ -12,6 +12,8 @@
 #ifndef HLF_NN_H
 #define HLF_NN_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -17,6 +17,8 @@
 #ifndef HLF_NPY_H
 #define HLF_NPY_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stddef.h>
 #include <stdio.h>
 

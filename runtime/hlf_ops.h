@@ -5,6 +5,8 @@
 #ifndef HLF_OPS_H
 #define HLF_OPS_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stddef.h>
 #include <string.h>
 

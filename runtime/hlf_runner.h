@@ -12,6 +12,8 @@
 #ifndef HLF_RUNNER_H
 #define HLF_RUNNER_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -30,6 +30,8 @@
 #ifndef HLF_SPARSE_H
 #define HLF_SPARSE_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stddef.h>
 #include <stdint.h>
 

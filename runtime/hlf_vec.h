@@ -13,6 +13,8 @@
 #ifndef HLF_VEC_H
 #define HLF_VEC_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <string.h>
 
 #include "hlf_kernels.h"

@@ -1,0 +1,191 @@
+"""Generated models inside an application: several models (kinds, panel widths,
+kernel sets) linked into one program, their symbols private to each model.
+
+Oracle: each model's own runner (bit-identical outputs: the same library) and
+onnxruntime (tolerance).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hlfgen
+import models
+from conftest import run_oracle
+from hlfgen.build import compile_out, generate, run_runner
+from hlfgen.reader import c_identifier
+
+pytestmark = pytest.mark.skipif(not shutil.which("cc"), reason="needs a C compiler")
+
+T = 7
+
+
+@dataclass
+class Built:
+    name: str
+    onnx: Path
+    out: Path
+    lib: Path
+    runner: Path
+    target: str
+    feeds: dict
+    outputs: list  # graph output names, in order
+
+
+# name, ONNX builder, hlfgen target, extra cmake args.  "pw8" is generated for
+# AArch64 (8-row panels) and built for the host with the portable kernels,
+# next to two 16-row host models: the panel widths differ inside one program.
+SPECS = [
+    ("lstm_a", lambda: models.rnn_model("lstm", 13, 20, with_initial_h=True, seed=11), "host", ()),
+    ("gru_b", lambda: models.rnn_model("gru", 7, 11, linear_before_reset=1, seed=12), "host", ()),
+    ("pw8", lambda: models.rnn_model("lstm", 9, 13, seed=13), "cortex-a73", ("-DHLF_KERNELS=scalar",)),
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> list[Built]:
+    root = tmp_path_factory.mktemp("embed")
+    out = []
+    for name, make, target, cmake_args in SPECS:
+        proto = make()
+        path = models.save(proto, root / f"{name}.onnx")
+        gen = generate(path, root / name, name=name, target=target, max_seq_len=T + 1)
+        runner = compile_out(gen.out_dir, root / f"{name}-build", target="host", cmake_args=cmake_args)
+        feeds = models.make_inputs(proto, T, seed=21)
+        out.append(Built(name, path, gen.out_dir, root / f"{name}-build" / f"lib{name}.a", runner, target, feeds,
+                         [o.name for o in proto.graph.output]))
+    return out
+
+
+def _exported(lib: Path) -> list[str]:
+    """Global symbols a static library defines."""
+    proc = subprocess.run(["nm", "-g", "--defined-only", str(lib)], capture_output=True, text=True, check=True)
+    return [line.split()[-1] for line in proc.stdout.splitlines() if len(line.split()) == 3]
+
+
+def test_libraries_export_only_prefixed_symbols(built):
+    for b in built:
+        syms = _exported(b.lib)
+        assert f"{b.name}_run" in syms
+        assert [s for s in syms if not s.startswith(b.name + "_")] == [], b.name
+    kernels = {b.name: [s for s in _exported(b.lib) if "_f32_gemv_acc" in s] for b in built}
+    assert kernels == {"lstm_a": ["lstm_a_f32_gemv_acc_16x1__scalar"], "gru_b": ["gru_b_f32_gemv_acc_16x1__scalar"],
+                       "pw8": ["pw8_f32_gemv_acc_8x1__scalar"]}
+
+
+def _harness(built: list[Built]) -> str:
+    """A C program that runs every model once on raw inputs DIR/<model>.in<i>
+    and writes DIR/<model>.out<j>."""
+    lines = ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>"]
+    lines += [f'#include "{b.name}.h"' for b in built]
+    lines += [r"""
+static char path[4096];
+static void *load(const char *dir, const char *file) {
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); exit(3); }
+    fseek(f, 0, SEEK_END); long n = ftell(f); fseek(f, 0, SEEK_SET);
+    void *p = malloc((size_t)n + 1);
+    if (fread(p, 1, (size_t)n, f) != (size_t)n) exit(3);
+    fclose(f);
+    return p;
+}
+static void save(const char *dir, const char *file, const void *p, size_t n) {
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n) exit(4);
+    fclose(f);
+}
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : ".";"""]
+    for b in built:
+        N = b.name.upper()
+        lines.append(f'    printf("%s\\n", {b.name}_version());')
+        lines.append("    {")
+        lines.append(f"        const void *in[{N}_NUM_INPUTS] = {{0}};")
+        lines.append(f"        void *out[{N}_NUM_OUTPUTS];")
+        for i, k in enumerate(b.feeds):
+            lines.append(f'        in[{N}_INPUT_{c_identifier(k).upper()}] = load(dir, "{b.name}.in{i}");')
+        for j, o in enumerate(b.outputs):
+            lines.append(f"        out[{j}] = calloc({N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}), 4);")
+        lines.append(f"        if ({b.name}_run({T}, in, out) != 0) return 1;")
+        for j, o in enumerate(b.outputs):
+            lines.append(f'        save(dir, "{b.name}.out{j}", out[{j}], '
+                         f"{N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}) * 4);")
+        lines.append("    }")
+    lines += ["    return 0;", "}", ""]
+    return "\n".join(lines)
+
+
+def test_three_models_in_one_program(built, tmp_path):
+    src = tmp_path / "app.c"
+    src.write_text(_harness(built))
+    exe = tmp_path / "app"
+    incs = [f"-I{b.out}" for b in built]
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *incs, str(src), *[str(b.lib) for b in built],
+                    "-lm", "-o", str(exe)], check=True)
+    for b in built:
+        for i, arr in enumerate(b.feeds.values()):
+            (tmp_path / f"{b.name}.in{i}").write_bytes(np.ascontiguousarray(arr).tobytes())
+    proc = subprocess.run([str(exe), str(tmp_path)], check=True, capture_output=True, text=True)
+    versions = proc.stdout.splitlines()
+    for b, line in zip(built, versions, strict=True):
+        sha = hashlib.sha256(b.onnx.read_bytes()).hexdigest()
+        assert line == f"{b.name}: hlfgen {hlfgen.__version__}, {b.onnx.name} sha256:{sha}, target {b.target}"
+    for b in built:
+        own, _ = run_runner(b.runner, b.feeds)
+        _, expected = run_oracle(b.onnx, b.feeds)
+        for j, o in enumerate(b.outputs):
+            got = np.fromfile(tmp_path / f"{b.name}.out{j}", dtype=np.float32).reshape(own[o].shape)
+            np.testing.assert_array_equal(got, own[o], err_msg=f"{b.name}.{o}: linked with the others != own runner")
+            np.testing.assert_allclose(got, expected[o], atol=1e-4, rtol=1e-3, err_msg=f"{b.name}.{o}")
+
+
+def test_every_runtime_header_includes_the_namespace_first():
+    """The mechanism of the prefixing: a runtime header that does not include
+    hlf_namespace.h before its declarations would leak hlf_* symbols."""
+    from hlfgen import resources
+
+    for h in sorted(resources.runtime_dir().rglob("*.h")):
+        if h.name in ("hlf_namespace.h", "hlf_config.h"):  # hlf_config.h: constants and an enum tag only
+            continue
+        includes = [ln.split()[1] for ln in h.read_text().splitlines() if ln.startswith("#include")]
+        assert includes and includes[0] == '"hlf_namespace.h"', f"{h.name}: first #include is not hlf_namespace.h"
+
+
+def _same_tree(a: Path, b: Path) -> list[str]:
+    """Paths (relative) whose contents differ or exist on one side only."""
+    cmp = filecmp.dircmp(a, b)
+    bad = [str(Path(a.name) / f) for f in cmp.left_only + cmp.right_only + cmp.funny_files]
+    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
+    bad += mismatch + errors
+    for d in cmp.common_dirs:
+        bad += [str(Path(d) / f) for f in _same_tree(a / d, b / d)]
+    return bad
+
+
+@pytest.mark.parametrize("weights", ["c", "bin"])
+def test_output_is_byte_identical_wherever_it_is_built(tmp_path, weights, monkeypatch):
+    """Same model + options, different directories, relative and absolute paths."""
+    proto = models.rnn_model("gru", 5, 9, seed=4)
+    one = models.save(proto, tmp_path / "x" / "net.onnx")
+    two = models.save(proto, tmp_path / "y" / "deeper" / "net.onnx")
+    monkeypatch.chdir(tmp_path / "x")
+    generate("net.onnx", "out", weights=weights)
+    monkeypatch.chdir(tmp_path)
+    generate(two, tmp_path / "y" / "deeper" / "elsewhere" / "out", weights=weights)
+    a, b = tmp_path / "x" / "out", tmp_path / "y" / "deeper" / "elsewhere" / "out"
+    assert _same_tree(a, b) == []
+    texts = [f.read_text(errors="replace") for f in a.rglob("*") if f.is_file()]
+    assert not [t for t in texts if str(tmp_path) in t or os.fspath(one) in t]
+    header = (a / "net.h").read_text()
+    assert hashlib.sha256(one.read_bytes()).hexdigest() in header and hlfgen.__version__ in header
