@@ -39,6 +39,8 @@ class Built:
     target: str
     feeds: dict
     outputs: list  # graph output names, in order
+    own: dict  # the model's own runner on feeds
+    expected: dict  # onnxruntime on feeds
 
 
 # name, ONNX builder, hlfgen target, extra cmake args.  "pw8" is generated for
@@ -61,8 +63,10 @@ def built(tmp_path_factory) -> list[Built]:
         gen = generate(path, root / name, name=name, target=target, max_seq_len=T + 1)
         runner = compile_out(gen.out_dir, root / f"{name}-build", target="host", cmake_args=cmake_args)
         feeds = models.make_inputs(proto, T, seed=21)
+        own, _ = run_runner(runner, feeds)
+        _, expected = run_oracle(path, feeds)
         out.append(Built(name, path, gen.out_dir, root / f"{name}-build" / f"lib{name}.a", runner, target, feeds,
-                         [o.name for o in proto.graph.output]))
+                         [o.name for o in proto.graph.output], own, expected))
     return out
 
 
@@ -126,13 +130,8 @@ int main(int argc, char **argv) {
     return "\n".join(lines)
 
 
-def test_three_models_in_one_program(built, tmp_path):
-    src = tmp_path / "app.c"
-    src.write_text(_harness(built))
-    exe = tmp_path / "app"
-    incs = [f"-I{b.out}" for b in built]
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *incs, str(src), *[str(b.lib) for b in built],
-                    "-lm", "-o", str(exe)], check=True)
+def _check_harness(exe: Path, built: list[Built], tmp_path: Path) -> None:
+    """Run a _harness() program; every output equals the model's own runner's and onnxruntime's."""
     for b in built:
         for i, arr in enumerate(b.feeds.values()):
             (tmp_path / f"{b.name}.in{i}").write_bytes(np.ascontiguousarray(arr).tobytes())
@@ -142,12 +141,69 @@ def test_three_models_in_one_program(built, tmp_path):
         sha = hashlib.sha256(b.onnx.read_bytes()).hexdigest()
         assert line == f"{b.name}: hlfgen {hlfgen.__version__}, {b.onnx.name} sha256:{sha}, target {b.target}"
     for b in built:
-        own, _ = run_runner(b.runner, b.feeds)
-        _, expected = run_oracle(b.onnx, b.feeds)
         for j, o in enumerate(b.outputs):
-            got = np.fromfile(tmp_path / f"{b.name}.out{j}", dtype=np.float32).reshape(own[o].shape)
-            np.testing.assert_array_equal(got, own[o], err_msg=f"{b.name}.{o}: linked with the others != own runner")
-            np.testing.assert_allclose(got, expected[o], atol=1e-4, rtol=1e-3, err_msg=f"{b.name}.{o}")
+            got = np.fromfile(tmp_path / f"{b.name}.out{j}", dtype=np.float32).reshape(b.own[o].shape)
+            np.testing.assert_array_equal(got, b.own[o], err_msg=f"{b.name}.{o}: linked with the others != own runner")
+            np.testing.assert_allclose(got, b.expected[o], atol=1e-4, rtol=1e-3, err_msg=f"{b.name}.{o}")
+
+
+def test_three_models_in_one_program(built, tmp_path):
+    """Plain compiler driver: the three libraries on one link line."""
+    src = tmp_path / "app.c"
+    src.write_text(_harness(built))
+    exe = tmp_path / "app"
+    incs = [f"-I{b.out}" for b in built]
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *incs, str(src), *[str(b.lib) for b in built],
+                    "-lm", "-o", str(exe)], check=True)
+    _check_harness(exe, built, tmp_path)
+
+
+def _cmake_build(src: Path, build: Path, *args: str) -> None:
+    for cmd in (["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", *args],
+                ["cmake", "--build", str(build)]):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_cmake_add_subdirectory_three_models(built, tmp_path):
+    """An application's CMake tree with the three projects side by side: no
+    option needed (the AArch64-generated one picks the portable kernels on the
+    host), no runner built, each model with its own panel width and kernels."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.c").write_text(_harness(built))
+    subdirs = "\n".join(f"add_subdirectory({b.out} {b.name})" for b in built)
+    libs = " ".join(f"{b.name}::{b.name}" for b in built)
+    (app / "CMakeLists.txt").write_text(f"""cmake_minimum_required(VERSION 3.16)
+project(app C)
+set(HLF_WERROR ON)
+{subdirs}
+add_executable(app app.c)
+target_link_libraries(app PRIVATE {libs})
+""")
+    _cmake_build(app, tmp_path / "build")
+    assert not list((tmp_path / "build").rglob("*_run")), "runners are built only in a model's own build"
+    _check_harness(tmp_path / "build" / "app", built, tmp_path)
+
+
+def test_cmake_install_and_find_package(built, tmp_path):
+    """cmake --install of a model's build, then find_package(NAME CONFIG) from another project."""
+    b = built[1]
+    prefix = tmp_path / "prefix"
+    subprocess.run(["cmake", "--install", str(b.lib.parent), "--prefix", str(prefix)], check=True, capture_output=True)
+    assert (prefix / "include" / f"{b.name}.h").is_file()
+    assert not (prefix / "include" / "hlf_kernels.h").exists(), "only the model's header is public"
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.c").write_text(_harness([b]))
+    (app / "CMakeLists.txt").write_text(f"""cmake_minimum_required(VERSION 3.16)
+project(app C)
+find_package({b.name} {hlfgen.__version__} CONFIG REQUIRED)
+add_executable(app app.c)
+target_link_libraries(app PRIVATE {b.name}::{b.name})
+""")
+    _cmake_build(app, tmp_path / "build", f"-DCMAKE_PREFIX_PATH={prefix}")
+    _check_harness(tmp_path / "build" / "app", [b], tmp_path)
 
 
 def test_every_runtime_header_includes_the_namespace_first():
