@@ -20,7 +20,9 @@ compiled is chosen by the build (CMake HLF_KERNELS, passed as HLF_KERNEL_ISA).
 The list is made by scanning the runtime sources when the project is
 generated, so new runtime functions are namespaced without being listed
 anywhere; only identifiers that are macros themselves are left alone.
-The runtime/hlf_namespace.h of the source tree is empty: the runtime compiled
+Names made by token pasting cannot be scanned: build them with HLF_NS(x)
+(x without the hlf_ prefix), which pastes the project's prefix.
+The runtime/hlf_namespace.h of the source tree defines only HLF_NS: the runtime compiled
 on its own (the kernel tests) keeps its hlf_* names.
 """
 
@@ -35,6 +37,7 @@ _COMMENT_OR_STRING = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\
 _IDENT = re.compile(r"\bhlf_[a-z0-9_]*[a-z0-9]\b")
 _MACRO = re.compile(r"^\s*#\s*define\s+(hlf_\w+)", re.M)
 _DEFINITION = re.compile(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b(hlf_\w+)\s*\(", re.M)
+_KERNEL_MACRO = re.compile(r"\bHLF_KERNEL\(\s*(?:hlf_)?(\w+)\s*\)\s*\(")  # HLF_KERNEL(f32_x)(...) defines hlf_f32_x
 
 
 def _code(path: Path) -> str:
@@ -55,7 +58,7 @@ def runtime_names(runtime: Path, prefix: str, nr: int) -> dict[str, str]:
         macros.update(_MACRO.findall(code))
         if path.parent.name == "kernels" and path.suffix == ".c":
             isa = path.stem.rsplit("-", 1)[-1]
-            for fn in _DEFINITION.findall(code):
+            for fn in _DEFINITION.findall(code) + ["hlf_" + s for s in _KERNEL_MACRO.findall(code)]:
                 isas, uses_nr = kernels.setdefault(fn, (set(), False))
                 isas.add(isa)
                 kernels[fn] = (isas, uses_nr or "HLF_NR" in code)
@@ -91,6 +94,8 @@ def render_header(runtime: Path, name: str, nr: int, default_isa: str) -> tuple[
         "#define HLF_NS_CAT_(a, b) a##b",
         "#define HLF_NS_CAT(a, b) HLF_NS_CAT_(a, b)",
         "#define HLF_NS_ISA(base) HLF_NS_CAT(base, HLF_KERNEL_ISA)",
+        "/* HLF_NS(x): the runtime's name x, for names made by token pasting (hlf_##x alone). */",
+        f"#define HLF_NS(x) HLF_NS_CAT({name}_, x)",
         "",
     ]
     lines += [f"#define {ident} {mapped}" for ident, mapped in names.items()]

@@ -245,3 +245,20 @@ def test_output_is_byte_identical_wherever_it_is_built(tmp_path, weights, monkey
     assert not [t for t in texts if str(tmp_path) in t or os.fspath(one) in t]
     header = (a / "net.h").read_text()
     assert hashlib.sha256(one.read_bytes()).hexdigest() in header and hlfgen.__version__ in header
+
+
+def test_namespace_scan_rules(tmp_path):
+    """hlfgen/namespace.py on a small runtime: kernels (also HLF_KERNEL(...)-defined) get
+    panel width and ISA, helpers the prefix, macros and comments nothing."""
+    from hlfgen.namespace import runtime_names
+
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "hlf_x.h").write_text('#define hlf_macro(a) (a)\n/* hlf_in_comment */\n'
+                                      'static inline int hlf_helper(int a) { return a; }\n'
+                                      'void hlf_f32_foo(int n);\nvoid hlf_f32_bar(int n);\nconst char *s = "hlf_str";\n')
+    (tmp_path / "kernels" / "f32-foo-scalar.c").write_text("void HLF_KERNEL(hlf_f32_foo)(int n) { (void)HLF_NR; }\n")
+    (tmp_path / "kernels" / "f32-foo-neon.c").write_text("static void hlf_local(void) {}\nvoid hlf_f32_foo(int n) {}\n")
+    (tmp_path / "kernels" / "f32-bar-neon.c").write_text("void hlf_f32_bar(int n) {}\n")
+    assert runtime_names(tmp_path, "m_", 8) == {
+        "hlf_f32_bar": "m_f32_bar__neon", "hlf_f32_foo": "HLF_NS_ISA(m_f32_foo_8x1__)",
+        "hlf_helper": "m_helper", "hlf_local": "m_local"}
