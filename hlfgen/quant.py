@@ -1,0 +1,98 @@
+"""Weight quantization at build time (``hlfgen build --quantize``).
+
+Every weight matrix the kernels stream (each factor of Algorithm 1
+separately: A', the stacked C and each B; B·C is never formed) is stored in
+one of three forms (runtime/hlf_qkernels.h):
+
+  * ``none``: fp32, the panels of hlfgen/pack.py;
+  * ``fp16``: IEEE binary16 in the same panels (storage only: the kernels
+    widen to fp32 and compute in fp32);
+  * ``int8``: symmetric int8 in [-127, 127] with one fp32 scale per row,
+    ``scale = max|row| / 127``, ``q = round(a / scale)``; panels of nr rows
+    whose 16-column cells are stored row by row (pack_qs8).  The vector each
+    int8 kernel reads (x, h, t = C·x) is quantized the same way per call.
+
+Biases, peepholes and the sparse kernels' values stay fp32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import HlfgenError
+from . import pack
+
+MODES = ("none", "fp16", "int8")
+QS8_KC = 16  # columns per int8 cell (HLF_QS8_KC)
+QS8_MAX = 127  # |q| <= 127: two int8 products fit int16 (runtime/hlf_qkernels.h)
+F16_MAX = 65504.0
+# Kernel dtype names (file and function prefixes of runtime/kernels/).
+KERNEL = {"none": "f32", "fp16": "f16", "int8": "qs8"}
+# Weight element: C type and numpy dtype.
+CTYPE = {"float32": "float", "float16": "uint16_t", "int8": "int8_t"}
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise HlfgenError(f"unknown --quantize mode '{mode}' (choose from {', '.join(MODES)})")
+    return mode
+
+
+def qs8_padded(n: int) -> int:
+    return -(-n // QS8_KC) * QS8_KC
+
+
+def f16_bits(a: np.ndarray, what: str = "weights") -> np.ndarray:
+    """fp32 -> binary16 bit patterns (uint16), round to nearest even."""
+    a = np.asarray(a, np.float32)
+    if a.size and not np.all(np.abs(a) <= F16_MAX):
+        raise HlfgenError(f"{what}: values beyond the fp16 range (|w| > {F16_MAX:g}) or not finite; use --quantize int8 or none")
+    return a.astype(np.float16).view(np.uint16)
+
+
+def pack_f16(a: np.ndarray, nr: int) -> np.ndarray:
+    """The fp32 panels of pack.pack_panels, each weight as binary16 bits."""
+    return f16_bits(pack.pack_panels(a, nr))
+
+
+def quantize_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-row int8: a ~ scale[:, None] * q, |q| <= 127."""
+    a = np.asarray(a, np.float32)
+    if a.size and not np.all(np.isfinite(a)):
+        raise HlfgenError("weights that are not finite cannot be quantized")
+    amax = np.abs(a).max(axis=1) if a.shape[1] else np.zeros(a.shape[0], np.float32)
+    scale = (amax / np.float32(QS8_MAX)).astype(np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1))
+    q = np.clip(np.rint(a / safe[:, None]), -QS8_MAX, QS8_MAX).astype(np.int8)
+    return q, scale
+
+
+def pack_qs8(q: np.ndarray, nr: int) -> np.ndarray:
+    """int8 m x n -> panels of nr rows, 16-column cells row by row (1-D int8).
+
+    Element (i, j) lands at (i // nr) * nr * np_ + (j // 16) * nr * 16 + (i % nr) * 16 + j % 16,
+    np_ = n rounded up to 16; rows past m and columns past n are zero.
+    """
+    m, n = q.shape
+    panels, npad = -(-m // nr), qs8_padded(n)
+    full = np.zeros((panels * nr, npad), np.int8)
+    full[:m, :n] = q
+    # (panel, row, cell, col) -> (panel, cell, row, col)
+    return np.ascontiguousarray(full.reshape(panels, nr, npad // QS8_KC, QS8_KC).transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def pad_scales(scale: np.ndarray, nr: int) -> np.ndarray:
+    out = np.zeros(-(-scale.size // nr) * nr, np.float32)
+    out[:scale.size] = scale
+    return out
+
+
+def dequantize(a: np.ndarray, mode: str) -> np.ndarray:
+    """The matrix the kernels multiply by, in fp32 (for error estimates and tests)."""
+    a = np.asarray(a, np.float32)
+    if mode == "fp16":
+        return a.astype(np.float16).astype(np.float32)
+    if mode == "int8":
+        q, s = quantize_rows(a)
+        return q.astype(np.float32) * s[:, None]
+    return a

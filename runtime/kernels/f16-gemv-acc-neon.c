@@ -1,0 +1,90 @@
+/*
+ * f16-gemv-acc-neon.c - hlf_f16_gemv_acc for AArch64 (ARMv8.0, arm_neon.h,
+ * C99): fp16 weights in the 8-row panels of hlf_kernels.h, fp32 arithmetic.
+ *
+ * The Cortex-A73 has no FP16 arithmetic (that is ARMv8.2), only the
+ * conversions of ARMv8.0: a panel column is 8 halves = one q-register,
+ * widened by FCVTL (rows 0-3) and FCVTL2 (rows 4-7) and multiplied by a lane
+ * of x with FMLA.  Inner loop, 8 columns x 8 rows = 64 MACs: 2 LD1x4 (8
+ * columns of halves, 128 bytes), 2 LDR q (x), 16 FCVTL(2), 16 FMLA, loop:
+ * about 0.58 instructions/MAC, against 0.40 for fp32 (the conversions), for
+ * half the weight bytes.  Measured with the QEMU plugin (bench/quant.py
+ * kernels, whole calls, GCC 12 -O2 -mcpu=cortex-a73): see docs/quantization.md.
+ * 8 accumulators (4 column phases x 2 halves of the panel) hide the FMLA
+ * latency.  Column tails: 4 at a time, then 1 at a time, so x is never read
+ * past x[n-1]; the last panel may hold fewer than 8 valid rows.
+ */
+#include <arm_neon.h>
+
+#include "../hlf_qkernels.h"
+
+#if HLF_NR != 8
+#error "f16-gemv-acc-neon.c is written for HLF_NR == 8 (one q-register of halves per panel column)"
+#endif
+
+#define F16_LO(w) vcvt_f32_f16(vget_low_f16(vreinterpretq_f16_u16(w)))
+#define F16_HI(w) vcvt_high_f32_f16(vreinterpretq_f16_u16(w))
+
+/* acc{c}{l,h} += column w (8 halves) * lane l of xq */
+#define F16_COL(w, xq, l, al, ah)                     \
+    do {                                              \
+        al = vfmaq_laneq_f32(al, F16_LO(w), xq, l);   \
+        ah = vfmaq_laneq_f32(ah, F16_HI(w), xq, l);   \
+    } while (0)
+
+void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
+                      const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+        float32x4_t a0l = vdupq_n_f32(0.0f), a0h = vdupq_n_f32(0.0f);
+        float32x4_t a1l = vdupq_n_f32(0.0f), a1h = vdupq_n_f32(0.0f);
+        float32x4_t a2l = vdupq_n_f32(0.0f), a2h = vdupq_n_f32(0.0f);
+        float32x4_t a3l = vdupq_n_f32(0.0f), a3h = vdupq_n_f32(0.0f);
+        const float *xp = x;
+        size_t k = n;
+        for (; k >= 8; k -= 8) {
+            const float32x4_t x0 = vld1q_f32(xp);
+            const float32x4_t x1 = vld1q_f32(xp + 4);
+            F16_COL(vld1q_u16(a), x0, 0, a0l, a0h);
+            F16_COL(vld1q_u16(a + 8), x0, 1, a1l, a1h);
+            F16_COL(vld1q_u16(a + 16), x0, 2, a2l, a2h);
+            F16_COL(vld1q_u16(a + 24), x0, 3, a3l, a3h);
+            F16_COL(vld1q_u16(a + 32), x1, 0, a0l, a0h);
+            F16_COL(vld1q_u16(a + 40), x1, 1, a1l, a1h);
+            F16_COL(vld1q_u16(a + 48), x1, 2, a2l, a2h);
+            F16_COL(vld1q_u16(a + 56), x1, 3, a3l, a3h);
+            xp += 8;
+            a += 64;
+        }
+        if (k >= 4) {
+            const float32x4_t x0 = vld1q_f32(xp);
+            F16_COL(vld1q_u16(a), x0, 0, a0l, a0h);
+            F16_COL(vld1q_u16(a + 8), x0, 1, a1l, a1h);
+            F16_COL(vld1q_u16(a + 16), x0, 2, a2l, a2h);
+            F16_COL(vld1q_u16(a + 24), x0, 3, a3l, a3h);
+            xp += 4;
+            a += 32;
+            k -= 4;
+        }
+        for (; k > 0; k--) {
+            const float32x4_t xs = vld1q_dup_f32(xp++);
+            const uint16x8_t w = vld1q_u16(a);
+            a += 8;
+            a0l = vfmaq_f32(a0l, F16_LO(w), xs);
+            a0h = vfmaq_f32(a0h, F16_HI(w), xs);
+        }
+        const float32x4_t lo = vaddq_f32(vaddq_f32(a0l, a1l), vaddq_f32(a2l, a3l));
+        const float32x4_t hi = vaddq_f32(vaddq_f32(a0h, a1h), vaddq_f32(a2h, a3h));
+        float *yp = y + row0;
+        if (m - row0 >= HLF_NR) {
+            vst1q_f32(yp, vaddq_f32(vld1q_f32(yp), lo));
+            vst1q_f32(yp + 4, vaddq_f32(vld1q_f32(yp + 4), hi));
+        } else {
+            float buf[HLF_NR];
+            vst1q_f32(buf, lo);
+            vst1q_f32(buf + 4, hi);
+            for (size_t r = 0; r < m - row0; r++) {
+                yp[r] += buf[r];
+            }
+        }
+    }
+}
