@@ -50,12 +50,14 @@ def generate(
     max_seq_len: int | None = None,
     sparse: str = "auto",
     weights: str = "auto",
+    quantize: str = "none",
 ) -> Generated:
     """`hlfgen build`: read, lower and render the model into out_dir.
 
     sparse: auto|off|csr|block, which mostly-zero (pruned) weight matrices use
     the sparse kernels of runtime/hlf_sparse.h (hlfgen/sparse.py).
     weights: auto|c|bin, C arrays or a linked binary blob (hlfgen/emit.py).
+    quantize: none|fp16|int8, how the weight matrices are stored (hlfgen/quant.py).
     """
     if weights not in WEIGHT_FORMATS:
         raise HlfgenError(f"unknown weights format '{weights}' (choose from {', '.join(WEIGHT_FORMATS)})")
@@ -65,7 +67,7 @@ def generate(
                              or name.startswith("hlf_")):
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
-    prog = lower(model, panel_rows(target), sparse=sparse, target=target)
+    prog = lower(model, panel_rows(target), sparse=sparse, target=target, quantize=quantize)
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hlfgen-", dir=out_dir.parent))

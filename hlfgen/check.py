@@ -9,6 +9,13 @@ float32 ulps per step and grow slowly through the recurrence.  1e-4 absolute
 is far above that noise on gate outputs bounded by 1, and far below the
 effect of any real bug (a wrong gate order, transpose or missed segment
 changes outputs by ~1e-1).
+
+A ``--quantize fp16|int8`` build is compared with the fp32 model (onnxruntime on
+the original file) with an absolute tolerance widened by the quantization's
+effect: onnxruntime runs the model with every weight matrix perturbed by
+random noise of the quantization's size (quant.weight_noise), and
+quant.TOL_FACTOR times the largest output change this makes is added to ATOL
+(docs/quantization.md derives it).
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
+
+from . import quant
 
 from .build import compile_out, generate, run_runner
 from .errors import HlfgenError
@@ -53,9 +62,14 @@ class CheckReport:
     expected: dict[str, np.ndarray] = field(default_factory=dict)
     atol: float = ATOL
     rtol: float = RTOL
+    quant_atol: dict[str, float] = field(default_factory=dict)  # --quantize: per output, the tolerance added
 
     def format(self) -> str:
-        lines = [f"oracle: {self.oracle}; tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|expected|"]
+        lines = [f"oracle: {self.oracle}; tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|expected|"
+                 + (" + the quantization's effect (per output below)" if self.quant_atol else "")]
+        for name, q in self.quant_atol.items():
+            lines.append(f"  {name}: + {q:.3e} ({quant.TOL_FACTOR:g} x the largest change of {quant.TOL_REALIZATIONS} "
+                         f"onnxruntime runs with weights perturbed as the quantization does)")
         lines.append(f"{'output':<24} {'max abs err':>12} {'max rel err':>12}  result")
         for r in self.rows:
             verdict = "ok" if r.ok else ("SHAPE MISMATCH" if not r.shape_ok else "MISMATCH")
@@ -157,9 +171,34 @@ def _first_line(e: Exception) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def compare(outputs, expected, atol=ATOL, rtol=RTOL) -> list[OutputCheck]:
+def quantization_tolerance(model_path, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray],
+                           mode: str, seed: int = 0) -> dict[str, float]:
+    """Per output: TOL_FACTOR x the largest change onnxruntime sees when every weight matrix
+    (float initializers with two or more axes longer than 1: biases and peepholes stay exact) is
+    perturbed by quant.weight_noise, over TOL_REALIZATIONS random perturbations."""
+    proto = load_onnx(model_path)
+    names = list(expected)
+    rng = np.random.default_rng(seed + 7919)
+    worst = {n: 0.0 for n in names}
+    for _ in range(quant.TOL_REALIZATIONS):
+        twin = onnx.ModelProto()
+        twin.CopyFrom(proto)
+        for init in twin.graph.initializer:
+            if init.data_type != onnx.TensorProto.FLOAT or sum(d > 1 for d in init.dims) < 2:
+                continue
+            a = numpy_helper.to_array(init)
+            init.CopyFrom(numpy_helper.from_array((a + quant.weight_noise(a, mode, rng)).astype(np.float32), init.name))
+        twin = layout0_twin(twin) or twin
+        for name, got in zip(names, _onnxruntime(twin, names, inputs)):
+            diff = np.abs(np.asarray(got, np.float64) - np.asarray(expected[name], np.float64))
+            worst[name] = max(worst[name], float(diff.max()) if diff.size else 0.0)
+    return {n: quant.TOL_FACTOR * w for n, w in worst.items()}
+
+
+def compare(outputs, expected, atol=ATOL, rtol=RTOL, extra: dict[str, float] | None = None) -> list[OutputCheck]:
     rows = []
     for name, exp in expected.items():
+        atol_n = atol + (extra or {}).get(name, 0.0)
         got = outputs.get(name)
         exp = np.asarray(exp, np.float32)
         if got is None or got.shape != exp.shape:
@@ -168,7 +207,7 @@ def compare(outputs, expected, atol=ATOL, rtol=RTOL) -> list[OutputCheck]:
         diff = np.abs(got.astype(np.float64) - exp.astype(np.float64))
         max_abs = float(diff.max()) if diff.size else 0.0
         max_rel = float((diff / np.maximum(np.abs(exp), 1e-30)).max()) if diff.size else 0.0
-        ok = bool(np.all(diff <= atol + rtol * np.abs(exp))) and not np.isnan(got).any()
+        ok = bool(np.all(diff <= atol_n + rtol * np.abs(exp))) and not np.isnan(got).any()
         rows.append(OutputCheck(name, max_abs, max_rel, ok))
     return rows
 
@@ -188,8 +227,12 @@ def check(
     sanitize: bool = False,
     sparse: str = "auto",
     weights: str = "auto",
+    quantize: str = "none",
 ) -> CheckReport:
-    """Build model_path for target, run it on seeded random (or given) inputs, compare with the oracle."""
+    """Build model_path for target, run it on seeded random (or given) inputs, compare with the oracle.
+
+    quantize: a --quantize build, compared with the fp32 model within the quantization's tolerance.
+    """
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="hlfgen-check-")) if own else Path(work_dir)
     try:
@@ -198,7 +241,7 @@ def check(
         if seq_len is None:  # a model with a static sequence length runs at that length (onnxruntime insists)
             seq_len = read_model(model_path, batch=batch).static_seq_len or DEFAULT_SEQ_LEN
         gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse,
-                       weights=weights)
+                       weights=weights, quantize=quantize)
         feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)
         expected, oracle = oracle_outputs(model_path, feeds)
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)
@@ -208,8 +251,9 @@ def check(
             key = re.sub(r"[^A-Za-z0-9._-]", "_", t.name)
             if key in outputs:
                 by_name[t.name] = outputs[key]
-        rows = compare(by_name, expected)
-        return CheckReport(all(r.ok for r in rows), oracle, rows, feeds, by_name, expected)
+        extra = quantization_tolerance(model_path, feeds, expected, quantize, seed) if quantize != "none" else {}
+        rows = compare(by_name, expected, extra=extra)
+        return CheckReport(all(r.ok for r in rows), oracle, rows, feeds, by_name, expected, quant_atol=extra)
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)

@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from .config import COMPILERS, SPARSE_MODES, TARGETS, WEIGHT_FORMATS
+from .config import COMPILERS, QUANTIZE_MODES, SPARSE_MODES, TARGETS, WEIGHT_FORMATS
 from .errors import HlfgenError
 
 TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
 SPARSE_HELP = ("mostly-zero (pruned) weight matrices: auto (sparse kernel where the cost model says faster, "
                "default), off (all dense), csr or block (force that format)")
+QUANTIZE_HELP = ("weight matrices: none (fp32, default), fp16 (stored as fp16, fp32 arithmetic) or int8 (symmetric per-row "
+                 "scales, inputs quantized per step, int32 accumulation); see docs/quantization.md")
 WEIGHTS_HELP = ("how the weights are emitted: c (static const arrays in <name>_weights.h), bin (a binary blob "
                 "linked by <name>_weights.S: fast builds of large models; gcc/clang), auto (bin from 1 MiB, default)")
 
@@ -40,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
     b.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     b.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
+    b.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
 
     c = sub.add_parser("check", help="build, run on random inputs and compare with onnxruntime")
     c.add_argument("model")
@@ -52,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
     c.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     c.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
+    c.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
 
     r = sub.add_parser("run", help="build and run a model on .npy inputs (here, under qemu, or on a board)")
     r.add_argument("model")
@@ -65,11 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-seq-len", type=_positive)
     r.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     r.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
+    r.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
     r.add_argument("--compiler", default="gcc", choices=COMPILERS)
 
     i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
+    i.add_argument("--quantize", choices=QUANTIZE_MODES,
+                   help="also list every packed weight matrix as built with this --quantize: dtype and bytes")
+    i.add_argument("--target", default="host", choices=TARGETS, help="target of that listing")
 
     pl = sub.add_parser("plan", help="the paper's Table 1 for any shape: LMF rank and HLF (j, k) options reaching a compression")
     pl.add_argument("--shape", required=True, help="MxN, e.g. 256x256")
@@ -140,7 +148,7 @@ def cmd_build(args) -> int:
     from .lower import work_bytes
 
     gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                   sparse=args.sparse, weights=args.weights)
+                   sparse=args.sparse, weights=args.weights, quantize=args.quantize)
     m = gen.model
     p = gen.program
     print(f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})")
@@ -159,7 +167,7 @@ def cmd_check(args) -> int:
 
     report = check(args.model, target=args.target, seed=args.seed, seq_len=args.seq_len, batch=args.batch,
                    compiler=args.compiler, runner=args.runner, stream=args.stream, sparse=args.sparse,
-                   weights=args.weights)
+                   weights=args.weights, quantize=args.quantize)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -184,7 +192,7 @@ def cmd_run(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="hlfgen-run-"))
     try:
         gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                       sparse=args.sparse, weights=args.weights)
+                       sparse=args.sparse, weights=args.weights, quantize=args.quantize)
         exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
         outputs, mean_us = run_runner(exe, feeds, target=args.target, work_dir=work / "run", repeat=args.repeat,
                                       stream=args.stream, runner_spec=args.runner)
@@ -204,7 +212,13 @@ def cmd_inspect(args) -> int:
     from .inspect import inspect_model, format_inspection
 
     info = inspect_model(args.model)
+    if args.quantize:
+        from .inspect import format_storage, storage
+
+        info["storage"] = storage(args.model, args.quantize, args.target)
     print(json.dumps(info, indent=2) if args.json else format_inspection(info))
+    if args.quantize and not args.json:
+        print(format_storage(info["storage"]))
     return 0
 
 

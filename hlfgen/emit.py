@@ -88,7 +88,8 @@ def _blob(prog: Program) -> tuple[bytes, list[dict]]:
     count and comment (for <name>_weights.h).
     """
     parts, entries, offset = [], [], 0
-    arrays = [(w.symbol, "float", np.asarray(w.data, "<f4"), w.comment) for w in prog.weights]
+    le = {"float32": "<f4", "float16": "<u2", "int8": "i1"}  # little-endian element types
+    arrays = [(w.symbol, w.ctype, np.asarray(w.data, le[w.dtype]), w.comment) for w in prog.weights]
     arrays += [(a.symbol, a.ctype, np.asarray(a.data, "<u4" if a.ctype == "uint32_t" else "<u2"), a.comment)
                for a in prog.index_arrays]
     for symbol, ctype, data, comment in arrays:

@@ -112,3 +112,25 @@ def format_inspection(info: dict) -> str:
     lines.append(f"total: {t['params']} parameters for {t['dense_params']} dense: "
                  f"compression {t['compression']:.2f} (Eq. 4), operation reduction {t['op_reduction']:.2f} (Eq. 5)")
     return "\n".join(lines)
+
+
+def storage(path, quantize: str, target: str = "host") -> dict:
+    """How a build with --quantize stores each packed weight matrix (the kernels' panels): dtype and bytes."""
+    from .lower import lower
+    from .pack import panel_rows
+
+    prog = lower(read_model(path, max_seq_len=1), panel_rows(target), target=target, quantize=quantize)
+    mats = [{k: m[k] for k in ("symbol", "shape", "dtype", "bytes", "comment")} for m in prog.matrices]
+    return {"quantize": quantize, "target": target, "matrices": mats,
+            "matrix_bytes": sum(m["bytes"] for m in mats), "weight_bytes": prog.weight_bytes}
+
+
+def format_storage(st: dict) -> str:
+    lines = [f"storage (--quantize {st['quantize']}, --target {st['target']}; int8 bytes include the row scales):",
+             f"  {'matrix':<14} {'shape':>11} {'dtype':>8} {'bytes':>9}  what"]
+    for m in st["matrices"]:
+        shape = f"{m['shape'][0]}x{m['shape'][1]}"
+        lines.append(f"  {m['symbol']:<14} {shape:>11} {m['dtype']:>8} {m['bytes']:>9}  {m['comment']}")
+    lines.append(f"  matrices {st['matrix_bytes']} bytes; all weights (with biases, peepholes, sparse indices) "
+                 f"{st['weight_bytes']} bytes")
+    return "\n".join(lines)

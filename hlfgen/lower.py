@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import pack, sparse
+from . import pack, quant, sparse
 from .ops import stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
@@ -28,8 +28,13 @@ _SPARSE_MODES = sparse.MODES  # lower()'s parameter `sparse` shadows the module
 @dataclass
 class WeightArray:
     symbol: str
-    data: np.ndarray  # 1-D float32, packed or plain
+    data: np.ndarray  # 1-D float32, packed or plain; uint16 (fp16 bits) or int8 when quantized
     comment: str
+    dtype: str = "float32"  # quant.CTYPE key: float32 | float16 | int8
+
+    @property
+    def ctype(self) -> str:
+        return quant.CTYPE[self.dtype]
 
 
 @dataclass
@@ -57,6 +62,9 @@ class MatCall:
     ptr: str = ""  # csr/bcsr: row_ptr / block_ptr symbol (weight: the values)
     idx: str = ""  # csr/bcsr: col_idx / block_col symbol
     br: int = 0  # bcsr: block rows
+    dtype: str = "f32"  # matvec: kernel dtype (quant.KERNEL): f32, f16 or qs8 (hlf_qkernels.h)
+    scale: str = ""  # qs8: the row scales' symbol; quant: the scales' buffer
+    xs: str = ""  # qs8: the input's scale(s) (from a "quant" call)
 
 
 @dataclass
@@ -120,6 +128,9 @@ class Program:
     sparse: str = "auto"  # sparse.MODES: which dense segments use runtime/hlf_sparse.h
     index_arrays: list[IndexArray] = field(default_factory=list)  # sparse kernels' row pointers / column indices
     sparse_choices: list[dict] = field(default_factory=list)  # per dense segment looked at: shape, zeros, kernel, costs
+    quantize: str = "none"  # quant.MODES: how the streamed weight matrices are stored
+    matrices: list[dict] = field(default_factory=list)  # per packed matrix: symbol, shape, dtype, bytes (inspect)
+    node_scratch_floats: int = 0  # int8: scratch the linear nodes' quantized inputs need
 
     @property
     def uses_sparse(self) -> bool:
@@ -150,6 +161,30 @@ def c_dim(d: int) -> str:
     return "T" if d == -1 else f"{-d} * T"
 
 
+def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str) -> str:
+    """A matrix the kernels stream, packed for prog.nr-row panels in prog.quantize's form (hlfgen/quant.py).
+
+    int8 adds the row scales as ``<sym>_s``; a matrix too narrow for int8 to pay (quant.int8_pays:
+    the 16-column cells and row scales would exceed fp16's bytes, e.g. a rank-1 B) is stored fp16.
+    Returns the weight dtype.
+    """
+    mode = prog.quantize
+    if mode == "int8" and not quant.int8_pays(data.shape[1]):
+        mode = "fp16"
+    if mode == "fp16":
+        arrays = [WeightArray(sym, quant.pack_f16(data, prog.nr), comment + " [fp16]", "float16")]
+    elif mode == "int8":
+        q, scale = quant.quantize_rows(data)
+        arrays = [WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
+                  WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}")]
+    else:
+        arrays = [WeightArray(sym, pack.pack_panels(data, prog.nr), comment)]
+    prog.weights.extend(arrays)
+    prog.matrices.append({"symbol": sym, "shape": [int(data.shape[0]), int(data.shape[1])], "comment": comment,
+                          "dtype": arrays[0].dtype, "bytes": int(sum(a.data.nbytes for a in arrays))})
+    return arrays[0].dtype
+
+
 # ------------------------------------------------------------------ Algorithm 1
 class _MatLowering:
     """Algorithm 1 for the matrices of one layer direction (W or R)."""
@@ -160,11 +195,39 @@ class _MatLowering:
         self.count = 0
         self.max_rank = 0  # largest stacked C (floats of t per vector)
         self.max_dense = 0  # largest stacked A' (floats of the dense temporary)
+        self.nvec = 1  # vectors per call (GEMM: T * batch), for the int8 input buffers
+        self.qneed: dict[str, int] = {}  # int8 mode: scratch floats of each quantized-input buffer
+        self.dtypes: dict[str, str] = {}  # weight symbol -> its dtype (add_matrix)
+
+    def quantize_input(self, calls: list, src: str, n: int, ld: int, gemm: bool, name: str) -> tuple[str, str, int]:
+        """int8: a call quantizing src (n floats per vector, leading dimension ld) into scratch buffer name.
+
+        Returns the int8 buffer's C expression, its scales' name and its leading dimension; the
+        buffer has 16 bytes of slack so a B·t reading t + offset stays inside (hlf_qkernels.h).
+        """
+        ldq = quant.qs8_padded(n) + quant.QS8_KC
+        nv = self.nvec if gemm else 1
+        for buf, floats in ((name, -(-nv * ldq // 4)), (f"{name}s", nv)):
+            self.qneed[buf] = max(self.qneed.get(buf, 0), floats)
+        buf = f"(int8_t *){name}"
+        calls.append(MatCall("", n, n, src, buf, f"int8: quantize {src} per vector (scale max|v| / 127)",
+                             ldx=ld, ldy=ldq, kind="quant", scale=f"{name}s"))
+        return buf, f"{name}s", ldq
+
+    def matvec(self, w: str, m: int, n: int, src: str, dst: str, comment: str, q, **kw) -> MatCall:
+        """A dense kernel call in w's dtype; q() gives (int8 buffer, scales, ldq) of src, quantizing it on first use."""
+        kd = {"float32": "f32", "float16": "f16", "int8": "qs8"}[self.dtypes[w]]
+        if kd != "qs8":
+            return MatCall(w, m, n, src, dst, comment, dtype=kd, **kw)
+        buf, scales, ldq = q()
+        off = src.split(" + ", 1)[1] if " + " in src else ""
+        kw["ldx"] = ldq
+        return MatCall(w, m, n, f"{buf} + {off}" if off else buf, dst, comment, dtype=kd, scale=f"{w}_s", xs=scales, **kw)
 
     def weight(self, data: np.ndarray, what: str, comment: str) -> str:
         sym = f"{self.prefix}_{what}{self.count}"
         self.count += 1
-        self.prog.weights.append(WeightArray(sym, pack.pack_panels(data, self.prog.nr), comment))
+        self.dtypes[sym] = add_matrix(self.prog, sym, data, comment)
         return sym
 
     def sparse_call(self, seg: Dense, pos: int, n: int, src: str, dst: str, *, gemm: bool,
@@ -240,22 +303,33 @@ class _MatLowering:
             ops += nmac
         dense = kept
 
+        # int8: the input of this product quantized once, before the first int8 call reading it
+        cache: dict[str, tuple] = {}
+
+        def quantized(vec: str, width: int, ld: int, name: str):
+            def get():
+                if name not in cache:
+                    cache[name] = self.quantize_input(calls, vec, width, ld, gemm, name)
+                return cache[name]
+            return get
+        qsrc = quantized(src, n, ld_src or n, "qx" if gemm else "qh")
+
         # Algorithm 1 line 1: O[dense rows] = A'·x
         if gemm or len(dense) <= 1:
             for seg, pos, d in dense:
                 w = self.weight(seg.data, "A", f"A' rows {pos}..{pos + seg.rows - 1}: dense, {seg.rows}x{n}")
-                calls.append(MatCall(w, seg.rows, n, src, d,
-                                     f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{n})",
-                                     ldx=ld_src, ldy=ld_dst))
+                calls.append(self.matvec(w, seg.rows, n, src, d,
+                                         f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{n})",
+                                         qsrc, ldx=ld_src, ldy=ld_dst))
         else:
             total = sum(seg.rows for seg, _, _ in dense)
             self.max_dense = max(self.max_dense, total)
             w = self.weight(np.concatenate([seg.data for seg, _, _ in dense]), "A",
                             f"A' of {len(dense)} blocks stacked ({total}x{n}): " + ", ".join(
                                 f"rows {pos}..{pos + seg.rows - 1}" for seg, pos, _ in dense))
-            calls.append(MatCall(w, total, n, src, "ad",
-                                 f"Algorithm 1 line 1: A'·x of all {len(dense)} dense blocks at once ({total}x{n})",
-                                 zero_dst=total))
+            calls.append(self.matvec(w, total, n, src, "ad",
+                                     f"Algorithm 1 line 1: A'·x of all {len(dense)} dense blocks at once ({total}x{n})",
+                                     qsrc, zero_dst=total))
             off = 0
             for seg, pos, d in dense:
                 calls.append(MatCall("", seg.rows, 0, f"ad + {off}" if off else "ad", d,
@@ -276,18 +350,20 @@ class _MatLowering:
             wc = self.weight(np.concatenate(blocks), "C",
                              f"C of {len(blocks)} low-rank block(s) stacked ({K}x{n}), ranks "
                              + "+".join(str(b.shape[0]) for b in blocks))
-            calls.append(MatCall(wc, K, n, src, tmp,
-                                 f"Algorithm 1 line 2: t = C·x for {len(blocks)} C block(s) at once (rank {K})",
-                                 zero_dst=K, ldx=ld_src, ldy=K))
+            calls.append(self.matvec(wc, K, n, src, tmp,
+                                     f"Algorithm 1 line 2: t = C·x for {len(blocks)} C block(s) at once (rank {K})",
+                                     qsrc, zero_dst=K, ldx=ld_src, ldy=K))
             ops += K * n
+            # int8: t quantized as one vector (its own scale) for every int8 B·t
+            qt = quantized(tmp, K, K, "qt" if gemm else "qc")
             # Algorithm 1 line 3: O[low-rank rows] = B·t
             for seg, pos, d in lowrank:
                 off = offsets[seg.c_key]
                 t = f"{tmp} + {off}" if off else tmp
                 wb = self.weight(seg.B, "B", f"B of rows {pos}..{pos + seg.rows - 1} ({seg.rows}x{seg.rank})")
-                calls.append(MatCall(wb, seg.rows, seg.rank, t, d,
-                                     f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{seg.rank})",
-                                     ldx=K, ldy=ld_dst))
+                calls.append(self.matvec(wb, seg.rows, seg.rank, t, d,
+                                         f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{seg.rank})",
+                                         qt, ldx=K, ldy=ld_dst))
                 ops += seg.rows * seg.rank
         return MatPlan(calls, ops)
 
@@ -298,9 +374,11 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     T = prog.model.max_seq_len
     dirs = []
     proj_rank = rec_rank = max_dense = 0
+    qneed: dict[str, int] = {}  # int8: quantized-input buffers (_MatLowering.quantize_input)
     for d in range(layer.num_directions):
         pre = f"l{idx}_d{d}"
         lw = _MatLowering(prog, f"{pre}_W")
+        lw.nvec = T * B
         proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
         lr = _MatLowering(prog, f"{pre}_R")
         if layer.kind == "gru" and not layer.linear_before_reset:
@@ -313,6 +391,8 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
         proj_rank = max(proj_rank, lw.max_rank)
         rec_rank = max(rec_rank, lr.max_rank)
         max_dense = max(max_dense, lr.max_dense)
+        for k, v in list(lw.qneed.items()) + list(lr.qneed.items()):
+            qneed[k] = max(qneed.get(k, 0), v)
 
         proj_bias = rbh = peep = None
         if layer.bias is not None:
@@ -335,7 +415,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     gru_lbr = layer.kind == "gru" and layer.linear_before_reset
     for name, size in (("xw", T * B * GH), ("cxall", T * B * proj_rank), ("g", GH), ("cx", rec_rank), ("ad", max_dense),
                        ("rh", H if layer.kind == "gru" and not gru_lbr else 0), ("hh", H if gru_lbr else 0),
-                       ("tmp", H if layer.kind == "lstm" else 0)):
+                       ("tmp", H if layer.kind == "lstm" else 0), *sorted(qneed.items())):
         if size:
             scratch[name] = off
             off += _align(size)
@@ -425,19 +505,28 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
         prog.weights.append(WeightArray(syms[key], np.asarray(arr, np.float32).reshape(-1), f"{node.node}: {key}"))
     for key, mat in node.packed.items():
         syms[key] = f"n{index}_{key}"
-        prog.weights.append(WeightArray(syms[key], pack.pack_panels(mat, prog.nr), f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)"))
+        add_matrix(prog, syms[key], mat, f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)")
     node.attrs["sym"] = syms
+    node.attrs["kernel"] = quant.KERNEL[prog.quantize]
+    if node.packed and prog.quantize == "int8" and "k" in node.attrs and "rows" in node.attrs:
+        # The int8 input rows live in the layer scratch (free between layers): bytes, then the scales.
+        rows, ldq = max_elems([node.attrs["rows"]], prog.model.max_seq_len), quant.qs8_padded(node.attrs["k"])
+        qfloats = _align(-(-rows * ldq // 4))
+        node.attrs["q8"] = {"ldq": ldq, "scales": qfloats}
+        prog.node_scratch_floats = max(prog.node_scratch_floats, qfloats + rows)
 
 
-def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str = "host") -> Program:
+def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str = "host",
+          quantize: str = "none") -> Program:
     """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target)).
 
     sparse: hlfgen.sparse.MODES, which mostly-zero dense segments use the sparse
     kernels; target picks the cost model ("host" or an AArch64 target).
+    quantize: hlfgen.quant.MODES, how the streamed weight matrices are stored (fp32, fp16, int8).
     """
     if sparse not in _SPARSE_MODES:
         raise HlfgenError(f"unknown --sparse mode '{sparse}' (choose from {', '.join(_SPARSE_MODES)})")
-    prog = Program(model, nr=nr, target=target, sparse=sparse)
+    prog = Program(model, nr=nr, target=target, sparse=sparse, quantize=quant.check_mode(quantize))
     stream.mark(model)  # nodes mixing a summary of the sequence (Y_h, y[-1]) with per-step data
     for s, op in enumerate(model.ops):
         if isinstance(op, RecurrentLayer):
@@ -455,7 +544,7 @@ def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str 
             prog.steps.append(("node", op))
         else:  # pragma: no cover - the reader only makes the ops above
             raise HlfgenError(f"internal: no lowering for {type(op).__name__}")
-    prog.scratch_floats = max((lc.scratch_floats for lc in prog.layers), default=0)
-    prog.weight_bytes = 4 * sum(w.data.size for w in prog.weights) + sum(a.data.nbytes for a in prog.index_arrays)
+    prog.scratch_floats = max([lc.scratch_floats for lc in prog.layers] + [prog.node_scratch_floats])
+    prog.weight_bytes = sum(w.data.nbytes for w in prog.weights) + sum(a.data.nbytes for a in prog.index_arrays)
     _plan_memory(prog)
     return prog

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import HlfgenError
 from . import pack
+from .config import QUANTIZE_MODES
+from .errors import HlfgenError
 
-MODES = ("none", "fp16", "int8")
+MODES = QUANTIZE_MODES
 QS8_KC = 16  # columns per int8 cell (HLF_QS8_KC)
 QS8_MAX = 127  # |q| <= 127: two int8 products fit int16 (runtime/hlf_qkernels.h)
 F16_MAX = 65504.0
@@ -67,6 +68,14 @@ def quantize_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
+def int8_pays(n: int) -> bool:
+    """Whether an int8 row of n columns (16-column cells plus a 4-byte scale) is smaller than fp16 (2n bytes).
+
+    True from n = 11 on; narrower matrices (an HLF B of small rank k) are stored fp16 in --quantize int8.
+    """
+    return qs8_padded(n) + 4 < 2 * n
+
+
 def pack_qs8(q: np.ndarray, nr: int) -> np.ndarray:
     """int8 m x n -> panels of nr rows, 16-column cells row by row (1-D int8).
 
@@ -96,3 +105,27 @@ def dequantize(a: np.ndarray, mode: str) -> np.ndarray:
         q, s = quantize_rows(a)
         return q.astype(np.float32) * s[:, None]
     return a
+
+
+# ------------------------------------------------------------------ check tolerance
+F16_UNIT = 2.0 ** -11  # relative rounding error of binary16 (round to nearest)
+TOL_REALIZATIONS = 2  # perturbed models run by `hlfgen check` (their largest effect counts)
+TOL_FACTOR = 3.0  # margin on that effect (docs/quantization.md, "Tolerance")
+
+
+def weight_noise(a: np.ndarray, mode: str, rng: np.random.Generator) -> np.ndarray:
+    """A random perturbation of the size the quantization makes (the tolerance model of `hlfgen check`).
+
+    fp16: each weight times (1 + d), d uniform in +-2^-11 (binary16 rounding).
+    int8: uniform in +-s/2 with s = max|a| / 127 of the whole tensor (an upper
+    bound of the per-row scales), times sqrt(2): the dynamic quantization of
+    each product's input adds an error of the same size (s_x·|A_r| against
+    s_r·|x|), so the variance is doubled.
+    """
+    a = np.asarray(a, np.float32)
+    if mode == "fp16":
+        return a * rng.uniform(-F16_UNIT, F16_UNIT, a.shape).astype(np.float32)
+    if mode == "int8":
+        s = float(np.abs(a).max()) / QS8_MAX if a.size else 0.0
+        return (rng.uniform(-0.5, 0.5, a.shape) * s * np.sqrt(2.0)).astype(np.float32)
+    return np.zeros_like(a)

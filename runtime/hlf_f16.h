@@ -13,6 +13,8 @@
 #ifndef HLF_F16_H
 #define HLF_F16_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stdint.h>
 #include <string.h>
 

@@ -27,6 +27,8 @@
 #ifndef HLF_QKERNELS_H
 #define HLF_QKERNELS_H
 
+#include "hlf_namespace.h" /* first: the model's names for the runtime */
+
 #include <stddef.h>
 #include <stdint.h>
 
