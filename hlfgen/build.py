@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import TARGETS, WEIGHT_FORMATS, is_aarch64, panel_rows
 from .emit import render
+from . import validate
 from .errors import HlfgenError
 from .ir import Model
 from .lower import Program, lower
@@ -66,9 +67,10 @@ def generate(
     if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES
                              or name.startswith("hlf_")):
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
+    out_dir = _usable_out_dir(out_dir)
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
     prog = lower(model, panel_rows(target), sparse=sparse, target=target, quantize=quantize)
-    out_dir = Path(out_dir).resolve()
+    validate.check_program(prog)  # absurd sizes: refuse with the figure before writing anything
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.hlfgen-", dir=out_dir.parent))
     try:
@@ -80,6 +82,21 @@ def generate(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Generated(out_dir, prog)
+
+
+def _usable_out_dir(out_dir: str | os.PathLike) -> Path:
+    """out_dir, absolute; an error now (before any work) if it cannot become a directory."""
+    out = Path(out_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise HlfgenError(f"{out_dir}: exists and is not a directory")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise HlfgenError(f"{out_dir}: {parent} is a file, not a directory")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise HlfgenError(f"{out_dir}: cannot create it ({parent} is not writable)")
+            break
+    return out
 
 
 def _move_into(src: Path, dst: Path) -> None:

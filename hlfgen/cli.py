@@ -29,8 +29,15 @@ def _positive(text: str) -> int:
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (exit 2) instead of the whole usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hlfgen", description="Compile ONNX LSTM/GRU/RNN models with HLF-factored weights to C.")
+    p = _Parser(prog="hlfgen", description="Compile ONNX LSTM/GRU/RNN models with HLF-factored weights to C.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="generate a self-contained C project (OUT/) for a model")
@@ -140,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as e:  # a tool (cmake, compiler, runner) failed
         print(f"hlfgen: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a path the user gave cannot be written or read
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"hlfgen: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 def cmd_build(args) -> int:

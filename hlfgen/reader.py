@@ -110,6 +110,7 @@ def read_model(
     name: str | None = None,
 ) -> Model:
     proto = load_onnx(path)
+    validate.check_proto(proto, path)  # what the ONNX spec forbids: one-line errors before reading
     reader = _Reader(proto, batch, max_seq_len)
     model = reader.run()
     validate.check_ir(model)  # limits of the C runtime (config.MAX_RANK, ...)
@@ -310,7 +311,8 @@ class _Reader:
             perm = _attrs(producer).get("perm")
             if perm is not None:
                 self._trace_roles(ins[0], {int(perm[a]): r for a, r in axes.items() if a < len(perm)}, roles, depth + 1)
-        elif op in ("Identity", "Cast", "Relu", "Tanh", "Sigmoid", "Dropout", "Neg", "Abs", "Exp", "Log", "Sqrt"):
+        elif op in ("Identity", "Cast", "Relu", "Tanh", "Sigmoid", "Dropout", "Neg", "Abs", "Exp", "Log", "Sqrt",
+                    "Slice", "Split"):  # Slice/Split: PyTorch's h0[layer] of a [layers*D, B, H] input
             self._trace_roles(ins[0], axes, roles, depth + 1)
         elif op in ("Add", "Sub", "Mul", "Div", "MatMul"):
             for i in ins:
