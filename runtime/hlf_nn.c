@@ -139,32 +139,80 @@ void hlf_broadcast(int rank, const long *dims, const void *in, unsigned in_full,
 
 /* ------------------------------------------------------- Softmax, ArgMax */
 
+/* Columns of an [n, inner] block normalized together when inner > 1: the
+ * reduction axis is strided, so SOFTMAX_COLS neighbouring columns share each
+ * pass over the rows (contiguous loads instead of one element per row). */
+#define SOFTMAX_COLS 64
+
 void hlf_f32_softmax(size_t outer, size_t n, size_t inner, const float *x, float *y, int log_softmax) {
-    for (size_t o = 0; o < outer; o++) {
-        for (size_t j = 0; j < inner; j++) {
-            const float *xp = x + o * n * inner + j;
-            float *yp = y + o * n * inner + j;
-            float max = xp[0];
+    if (n == 0) {
+        return;
+    }
+    if (inner == 1) { /* contiguous rows */
+        for (size_t o = 0; o < outer; o++) {
+            const float *xr = x + o * n;
+            float *yr = y + o * n;
+            float max = xr[0], sum = 0.0f;
             for (size_t k = 1; k < n; k++) {
-                max = xp[k * inner] > max ? xp[k * inner] : max;
+                max = xr[k] > max ? xr[k] : max;
             }
-            float sum = 0.0f;
             for (size_t k = 0; k < n; k++) {
-                const float e = expf(xp[k * inner] - max);
+                const float e = expf(xr[k] - max);
                 sum += e;
                 if (!log_softmax) {
-                    yp[k * inner] = e;
+                    yr[k] = e;
                 }
             }
             if (log_softmax) {
                 const float shift = max + logf(sum);
                 for (size_t k = 0; k < n; k++) {
-                    yp[k * inner] = xp[k * inner] - shift;
+                    yr[k] = xr[k] - shift;
                 }
             } else {
                 const float inv = 1.0f / sum;
                 for (size_t k = 0; k < n; k++) {
-                    yp[k * inner] *= inv;
+                    yr[k] *= inv;
+                }
+            }
+        }
+        return;
+    }
+    for (size_t o = 0; o < outer; o++) {
+        const float *xo = x + o * n * inner;
+        float *yo = y + o * n * inner;
+        for (size_t j0 = 0; j0 < inner; j0 += SOFTMAX_COLS) {
+            const size_t w = inner - j0 < SOFTMAX_COLS ? inner - j0 : SOFTMAX_COLS;
+            float max[SOFTMAX_COLS], sum[SOFTMAX_COLS];
+            for (size_t j = 0; j < w; j++) {
+                max[j] = xo[j0 + j];
+                sum[j] = 0.0f;
+            }
+            for (size_t k = 1; k < n; k++) {
+                const float *xr = xo + k * inner + j0;
+                for (size_t j = 0; j < w; j++) {
+                    max[j] = xr[j] > max[j] ? xr[j] : max[j];
+                }
+            }
+            for (size_t k = 0; k < n; k++) {
+                const float *xr = xo + k * inner + j0;
+                float *yr = yo + k * inner + j0;
+                for (size_t j = 0; j < w; j++) {
+                    const float e = expf(xr[j] - max[j]);
+                    sum[j] += e;
+                    if (!log_softmax) {
+                        yr[j] = e;
+                    }
+                }
+            }
+            for (size_t j = 0; j < w; j++) {
+                /* log: y = x - max - log(sum); else y = e / sum */
+                sum[j] = log_softmax ? max[j] + logf(sum[j]) : 1.0f / sum[j];
+            }
+            for (size_t k = 0; k < n; k++) {
+                const float *xr = xo + k * inner + j0;
+                float *yr = yo + k * inner + j0;
+                for (size_t j = 0; j < w; j++) {
+                    yr[j] = log_softmax ? xr[j] - sum[j] : yr[j] * sum[j];
                 }
             }
         }
