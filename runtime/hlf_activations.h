@@ -175,8 +175,24 @@ static inline void hlf_f32_vsoftplus(size_t n, float *x, float alpha, float beta
     HLF_ACT_LOOP(hlf_softplus(v));
 }
 
+/* Sigmoid and tanh out of line (kernels/f32-vact-<isa>.c): what the run-time
+ * dispatched build calls, one copy per instruction set. */
+void hlf_f32_sigmoid(size_t n, float *x, float alpha, float beta);
+void hlf_f32_tanh(size_t n, float *x, float alpha, float beta);
+
 #if defined(HLF_USE_NEON)
 #include "hlf_activations_neon.h"
+#elif defined(HLF_DISPATCH)
+/* A run-time dispatched x86-64 build (hlf_dispatch.h): sigmoid and tanh, the
+ * costly ones, are the functions below compiled per instruction set
+ * (kernels/f32-vact-scalar.c), called through hlf_dispatch.c. */
+static inline void hlf_f32_vsigmoid(size_t n, float *x, float alpha, float beta) {
+    hlf_f32_sigmoid(n, x, alpha, beta);
+}
+
+static inline void hlf_f32_vtanh(size_t n, float *x, float alpha, float beta) {
+    hlf_f32_tanh(n, x, alpha, beta);
+}
 #else
 /* Sigmoid(x) = 1/(1 + e^-x) */
 static inline void hlf_f32_vsigmoid(size_t n, float *x, float alpha, float beta) {

@@ -11,6 +11,8 @@
  * Which implementation is linked is chosen by the build (CMake HLF_KERNELS):
  *   scalar - portable C99 (kernels/f32-gemv-acc-scalar.c), auto-vectorized
  *   neon   - arm_neon.h intrinsics for AArch64 (kernels/f32-gemv-acc-neon.c)
+ * On x86-64 the default build compiles the portable kernels once per
+ * instruction set and picks one at run time (hlf_dispatch.h).
  */
 #ifndef HLF_KERNELS_H
 #define HLF_KERNELS_H

@@ -124,6 +124,7 @@ class Variant:
         self.sources = [kernel] + ([SCALAR_GEMM] if kernel == SCALAR_KERNEL
                                    and SCALAR_GEMM.exists() else [])
         self.exe = None
+        self.nr = NR  # rows per packed panel (HLF_NR)
 
     def build(self, out_dir: Path) -> Path:
         exe = out_dir / f"driver-{self.name}"
@@ -141,6 +142,70 @@ class Variant:
         return out.read_bytes()
 
 
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+# The x86-64 run-time dispatch (runtime/hlf_dispatch.h): every portable kernel
+# compiled per instruction set, the driver calling the plain names through
+# hlf_dispatch.c.  Each variant this CPU can run is selected through the
+# dispatcher's HLF_MAX_ISA cap.  (Not under qemu-x86_64 with a smaller CPU:
+# qemu 7.2 loads 16 bytes for a VFMADD231SS memory operand, so the guard
+# pages fault; tests/test_dispatch.py runs a whole model under qemu64.)
+ISA_FLAGS = {"sse2": [], "avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mavx2", "-mfma"]}
+ISA_CPU_FLAGS = {"sse2": {"sse2"}, "avx2": {"avx2", "fma"}, "avx512f": {"avx512f", "avx2", "fma"}}
+HOST_NR = 16  # pack.PANEL_ROWS["host"]
+IS_X86_64 = os.uname().machine == "x86_64"
+
+
+def build_dispatch_driver(driver: Path, nr: int, out_dir: Path, exe: Path) -> Path:
+    """driver over the dispatched kernels, as a generated project builds them (templates/CMakeLists.txt.j2):
+    a runtime copy with its namespace header (hlfgen/namespace.py names the variants), every
+    *-scalar.c kernel compiled per ISA (HLF_KERNEL_ISA=<isa>), the driver and hlf_dispatch.c with
+    HLF_KERNEL_ISA=dispatch HLF_DISPATCH."""
+    from hlfgen import namespace
+
+    rt = out_dir / f"{exe.name}-runtime"
+    shutil.rmtree(rt, ignore_errors=True)
+    shutil.copytree(RUNTIME, rt)
+    (rt / namespace.HEADER).write_text(namespace.render_header(rt, "t", nr, "scalar")[0])
+    common = ["gcc", "-O2"] + WARN + [f"-DHLF_NR={nr}", "-ffp-contract=fast", "-fno-trapping-math", "-I", rt]
+    objs = []
+    for isa, flags in ISA_FLAGS.items():
+        for src in sorted((rt / "kernels").glob("*-scalar.c")):
+            obj = out_dir / f"{exe.name}-{isa}-{src.stem}.o"
+            _run(common + flags + [f"-DHLF_KERNEL_ISA={isa}", "-c", src, "-o", obj])
+            objs.append(obj)
+    _run(common + ["-DHLF_KERNEL_ISA=dispatch", "-DHLF_DISPATCH", driver, rt / "hlf_dispatch.c", *objs,
+                   "-o", exe, "-lm"])
+    return exe
+
+
+class DispatchVariant(Variant):
+    """kernel_driver.c over the run-time dispatched kernels, the variant `isa` selected by HLF_MAX_ISA."""
+
+    def __init__(self, isa):
+        super().__init__(f"dispatch-{isa}", ["gcc"], ["-O2"] + WARN, SCALAR_KERNEL, False, False)
+        self.isa, self.nr = isa, HOST_NR
+
+    def build(self, out_dir: Path) -> Path:
+        self.exe = build_dispatch_driver(DRIVER, self.nr, out_dir, out_dir / f"driver-{self.name}")
+        return self.exe
+
+    def run(self, records: bytes, work: Path) -> bytes:
+        inp, out = work / f"in-{self.name}.bin", work / f"out-{self.name}.bin"
+        inp.write_bytes(records)
+        proc = _run([self.exe, inp, out], timeout=300, env={**os.environ, "HLF_MAX_ISA": self.isa})
+        assert f"isa={self.isa}" in proc.stdout, f"{self.name}: the dispatcher chose {proc.stdout.strip()}"
+        return out.read_bytes()
+
+
 VARIANTS = {
     "neon-gcc": lambda: Variant("neon-gcc", [AARCH64_CC], AARCH64_FLAGS, NEON_KERNEL, True, True),
     "neon-clang": lambda: Variant("neon-clang", ["clang", "--target=aarch64-linux-gnu"],
@@ -150,9 +215,17 @@ VARIANTS = {
     "scalar-host": lambda: Variant("scalar-host", ["gcc"], ["-O2"] + WARN, SCALAR_KERNEL,
                                    False, False),
 }
+VARIANTS.update({f"dispatch-{isa}": (lambda isa=isa: DispatchVariant(isa)) for isa in ISA_FLAGS})
 
 
 def _variant_skip(name):
+    if name.startswith("dispatch-"):
+        isa = name.split("-", 1)[1]
+        if not IS_X86_64 or shutil.which("gcc") is None:
+            return "needs an x86-64 host with gcc"
+        if not ISA_CPU_FLAGS[isa] <= cpu_flags():
+            return f"this CPU has no {isa}"
+        return None
     if name != "scalar-host" and not HAVE_CROSS:
         return "needs aarch64-linux-gnu-gcc and qemu-aarch64"
     if name == "neon-clang" and not HAVE_CLANG:
@@ -219,10 +292,10 @@ class MatCase:
         for v in range(nv):
             self.y0[v * self.ldy: v * self.ldy + m] = rng.uniform(-2, 2, m)
 
-    def record(self) -> bytes:
+    def record(self, nr: int = NR) -> bytes:
         head = struct.pack("<8i", self.op, self.nv, self.m, self.n, self.ldx, self.ldy,
                            self.y0.size, 0)
-        return (head + pack_panels(self.a).astype("<f4").tobytes()
+        return (head + pack_panels(self.a, nr).astype("<f4").tobytes()
                 + self.x.astype("<f4").tobytes() + self.y0.astype("<f4").tobytes())
 
     def expected(self):
@@ -246,7 +319,7 @@ class MatCase:
 
 
 def _run_cases(variant, cases, work):
-    blob = b"".join(c.record() for c in cases)
+    blob = b"".join(c.record(variant.nr) for c in cases)
     out = np.frombuffer(variant.run(blob, work), dtype="<f4")
     results, pos = [], 0
     for c in cases:

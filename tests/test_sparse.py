@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -28,6 +29,7 @@ from onnx import numpy_helper
 
 from hlfgen import sparse
 from hlfgen.pack import pack_panels
+from test_neon_kernels import IS_X86_64, ISA_CPU_FLAGS, ISA_FLAGS, build_dispatch_driver, cpu_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "runtime"
@@ -67,11 +69,20 @@ VARIANTS = {  # name: (compiler, flags, isa, under qemu)
     "neon-clang": (["clang", "--target=aarch64-linux-gnu"], AARCH64_FLAGS, "neon", True),
     "scalar-aarch64": ([AARCH64_CC], AARCH64_FLAGS, "scalar", True),
 }
+# The x86-64 run-time dispatch (runtime/hlf_dispatch.h): the portable kernels
+# compiled per instruction set, the driver calling them through
+# hlf_dispatch.c, each variant selected through HLF_MAX_ISA (tests/test_neon_kernels.py).
+
+VARIANTS.update({f"dispatch-{isa}": (["gcc"], ["-O2"] + WARN, isa, False) for isa in ISA_FLAGS})
 
 
 def build_driver(name: str, out_dir: Path) -> Path:
     cc, flags, isa, _ = VARIANTS[name]
     exe = out_dir / f"sparse-driver-{name}"
+    if name.startswith("dispatch-"):
+        if not exe.exists():
+            build_dispatch_driver(DRIVER, NR, out_dir, exe)
+        return exe
     if not exe.exists():
         _run(cc + flags + ["-DHLF_NR=8", "-I", RUNTIME, DRIVER, *kernel_sources(isa), "-o", exe, "-lm"])
     return exe
@@ -81,7 +92,12 @@ def run_driver(name: str, exe: Path, blob: bytes, work: Path, reps: int = 1) -> 
     inp, out = work / f"in-{name}.bin", work / f"out-{name}.bin"
     inp.write_bytes(blob)
     cmd = ([QEMU, "-L", SYSROOT] if VARIANTS[name][3] else []) + [exe, inp, out, reps]
-    _run(cmd, timeout=300)
+    if name.startswith("dispatch-"):
+        cmd = [exe, inp, out, reps]
+    env = {**os.environ, "HLF_MAX_ISA": VARIANTS[name][2]} if name.startswith("dispatch-") else None
+    proc = _run(cmd, timeout=300, env=env)
+    if name.startswith("dispatch-"):
+        assert f"isa={VARIANTS[name][2]}" in proc.stderr, f"{name}: the dispatcher chose {proc.stderr.strip()}"
     return np.frombuffer(out.read_bytes(), dtype="<f4")
 
 
@@ -185,6 +201,13 @@ def build_dir(tmp_path_factory):
 
 
 def _skip(name):
+    if name.startswith("dispatch-"):
+        isa = VARIANTS[name][2]
+        if not IS_X86_64 or shutil.which("gcc") is None:
+            pytest.skip("needs an x86-64 host with gcc")
+        if not ISA_CPU_FLAGS[isa] <= cpu_flags():
+            pytest.skip(f"this CPU has no {isa}")
+        return
     if name != "scalar-host" and not HAVE_CROSS:
         pytest.skip("needs aarch64-linux-gnu-gcc and qemu-aarch64")
     if name == "neon-clang" and not HAVE_CLANG:

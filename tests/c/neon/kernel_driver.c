@@ -30,6 +30,9 @@
 
 #include "hlf_activations.h"
 #include "hlf_kernels.h"
+#ifdef HLF_DISPATCH
+#include "hlf_dispatch.h" /* a run-time dispatched x86-64 build: prints the variant chosen */
+#endif
 
 enum { OP_GEMV = 0, OP_GEMM = 1, OP_SIGMOID = 2, OP_TANH = 3 };
 
@@ -100,6 +103,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot open %s or %s\n", argv[1], argv[2]);
         return 2;
     }
+#ifdef HLF_DISPATCH
+    printf("isa=%s\n", hlf_kernels_isa());
+#endif
 
     while (pos < len) {
         int32_t h[8];

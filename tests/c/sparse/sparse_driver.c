@@ -33,6 +33,9 @@
 
 #include "hlf_kernels.h"
 #include "hlf_sparse.h"
+#ifdef HLF_DISPATCH
+#include "hlf_dispatch.h" /* a run-time dispatched x86-64 build: reports the variant chosen */
+#endif
 
 enum { OP_SPMV_CSR, OP_SPMM_CSR, OP_SPMV_BCSR, OP_SPMM_BCSR, OP_GEMV, OP_GEMM };
 
@@ -90,6 +93,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     const long reps = argc == 4 ? strtol(argv[3], NULL, 10) : 1;
+#ifdef HLF_DISPATCH
+    fprintf(stderr, "isa=%s\n", hlf_kernels_isa());
+#endif
     unsigned char *in = read_file(argv[1], &len);
     FILE *out = fopen(argv[2], "wb");
     if (in == NULL || out == NULL) {
