@@ -50,6 +50,12 @@ MAX_RANK = 8
 MAX_WORK_BYTES = 1 << 30  # static working memory (arena, scratch, state, integer buffers)
 MAX_WEIGHT_BYTES = 1 << 31  # packed weights and sparse index arrays
 DEFAULT_MAX_SEQ_LEN = 128
+# Output positions per im2col pass of Conv (runtime/hlf_conv.c): the scratch
+# holds this many columns, whatever the run-time extents (HLF_CONV_CHUNK).
+CONV_CHUNK = 32
+# Rows per pass of a linear node with a factored matrix (Algorithm 1): t = C·x
+# of this many rows lives in the scratch region (templates/ops/linear.c.j2).
+LINEAR_CHUNK_ROWS = 64
 
 
 # ------------------------------------------------------------------ dtypes
@@ -102,6 +108,8 @@ def config_header() -> str:
         f"#define HLF_ALIGN_BYTES {ALIGN_BYTES}",
         "/* Rows per weight panel of the NEON kernels (HLF_NR default). */",
         f"#define HLF_DEFAULT_NR {DEFAULT_NR}",
+        "/* Output positions per im2col pass of Conv (runtime/hlf_conv.c). */",
+        f"#define HLF_CONV_CHUNK {CONV_CHUNK}",
         "",
         "/* Element types of graph inputs and outputs (the runner's .npy files). */",
         "enum hlf_dtype {",

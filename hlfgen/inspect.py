@@ -1,5 +1,7 @@
-"""`hlfgen inspect`: how each recurrent weight matrix is stored, and what it saves.
+"""`hlfgen inspect`: how each weight matrix is stored, and what it saves.
 
+Recurrent layers (W and R per direction) and linear nodes (the constant
+matrix of a MatMul/Gemm: classifier, attention projection, LSTMCell Gemm).
 Per matrix: the structure as read from the graph (dense, HLF with j and k,
 LMF with its rank, or folded-dense when a dense initializer has the low rank
 of multiplied-out factors), its parameters, compression (Eq. 4), maximum rank
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import GATES, Dense, FactoredMatrix, LowRank
+from . import hlf
+from .ir import GATES, Dense, FactoredMatrix, LowRank, Node
 from .reader import read_model
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
@@ -37,6 +40,8 @@ def describe_matrix(mat: FactoredMatrix, gates: int) -> dict:
             params += s.rows * s.rank
     ops = params  # Algorithm 1: j*n + k*n + k*(m-j), the same count as the parameters (Eq. 4 and 5)
     ks = list(cs.values())
+    if len(ks) == 1:  # one [A' ; B·C]: the paper's counts (hlf.py, Eq. 4 / Eq. 5 denominators)
+        params, ops = hlf.hlf_params(m, n, dense_rows, ks[0]), hlf.hlf_ops(m, n, dense_rows, ks[0])
     if not ks:
         block = m // gates if gates and m % gates == 0 else m
         ranks = [numerical_rank(mat.dense()[g * block:(g + 1) * block]) for g in range(m // block)]
@@ -86,9 +91,20 @@ def inspect_model(path) -> dict:
             "gates": GATES[layer.kind],
             "matrices": mats,
         })
+    linears = []
+    for op in model.ops:
+        if isinstance(op, Node) and op.op == "linear":
+            w = op.packed["w"]
+            mat = w if isinstance(w, FactoredMatrix) else FactoredMatrix([Dense(w)], int(w.shape[1]))
+            info = describe_matrix(mat, 1)
+            info["name"] = "W"
+            tot_params += info["params"]
+            tot_dense += mat.rows * mat.cols
+            linears.append({"node": op.node, "op": op.attrs["onnx_op"], "matrices": [info]})
     return {
         "model": str(path),
         "layers": layers,
+        "linears": linears,
         "total": {
             "params": tot_params,
             "dense_params": tot_dense,
@@ -108,6 +124,11 @@ def format_inspection(info: dict) -> str:
             shape = f"{m['shape'][0]}x{m['shape'][1]}"
             lines.append(f"  {m['name']:<7} {shape:>11}  {m['structure']:<36} {m['params']:>9} "
                          f"{m['compression']:>7.2f} {m['max_rank']:>8} {m['op_reduction']:>7.2f}")
+    for lin in info.get("linears", []):
+        m = lin["matrices"][0]
+        shape = f"{m['shape'][0]}x{m['shape'][1]}"
+        lines.append(f"{lin['op']} '{lin['node']}': W {shape}, {m['structure']}, params {m['params']}, "
+                     f"compression {m['compression']:.2f}, max rank {m['max_rank']}, op reduction {m['op_reduction']:.2f}")
     t = info["total"]
     lines.append(f"total: {t['params']} parameters for {t['dense_params']} dense: "
                  f"compression {t['compression']:.2f} (Eq. 4), operation reduction {t['op_reduction']:.2f} (Eq. 5)")

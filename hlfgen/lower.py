@@ -21,7 +21,7 @@ from .ops import stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
-from .config import ALIGN_FLOATS  # 64-byte alignment of arena regions
+from .config import ALIGN_FLOATS, LINEAR_CHUNK_ROWS  # 64-byte alignment of arena regions; rows per pass of t = C·x
 _SPARSE_MODES = sparse.MODES  # lower()'s parameter `sparse` shadows the module
 
 
@@ -497,18 +497,54 @@ def _plan_memory(prog: Program) -> None:
     prog.arena_floats = arena
 
 
+def _lower_factored(prog: Program, node: Node, key: str, sym: str, mat: FactoredMatrix) -> None:
+    """Algorithm 1 for a linear node's factored matrix, LINEAR_CHUNK_ROWS rows per pass.
+
+    The calls (src "x", dst "y", t = C·x in "t") go to attrs['plan'][key]; the
+    scratch buffers they use (t, and int8's quantized inputs) to
+    attrs['scratch_vars'] as (name, float offset) in g_scratch.
+    """
+    ml = _MatLowering(prog, sym)
+    ml.nvec = LINEAR_CHUNK_ROWS
+    node.attrs.setdefault("plan", {})[key] = ml.plan(mat, [(0, mat.rows, "y")], "x", "t", gemm=True,
+                                                      ld_src=mat.cols, ld_dst=mat.rows)
+    node.attrs["chunk_rows"] = LINEAR_CHUNK_ROWS
+    off, scratch = 0, []
+    for name, floats in [("t", LINEAR_CHUNK_ROWS * ml.max_rank), *sorted(ml.qneed.items())]:
+        if floats:
+            scratch.append((name, off))
+            off += _align(floats)
+    node.attrs["scratch_vars"] = scratch
+    prog.node_scratch_floats = max(prog.node_scratch_floats, off)
+
+
 def _lower_node(prog: Program, index: int, node: Node) -> None:
-    """Weights of a non-recurrent node: static arrays named n<index>_<key> (attrs['sym'][key])."""
+    """Weights of a non-recurrent node: static arrays named n<index>_<key> (attrs['sym'][key]).
+
+    A packed value is a 2-D matrix (one packed array, in prog.quantize's form),
+    a 3-D f32 stack (groups, m, k: each group packed, one after the other), or an ir.FactoredMatrix
+    (Algorithm 1, _lower_factored).  attrs['scratch_floats'] is the node's own
+    scratch (g_scratch, shared: nodes and layers run one at a time).
+    """
     syms = {}
     for key, arr in node.weights.items():
         syms[key] = f"n{index}_{key}"
         prog.weights.append(WeightArray(syms[key], np.asarray(arr, np.float32).reshape(-1), f"{node.node}: {key}"))
     for key, mat in node.packed.items():
         syms[key] = f"n{index}_{key}"
+        if isinstance(mat, FactoredMatrix):
+            _lower_factored(prog, node, key, syms[key], mat)
+            continue
+        if mat.ndim == 3:  # groups (Conv, f32 GEMM): each packed on its own, stride HLF_PACKED_SIZE(m, k)
+            data = np.concatenate([pack.pack_panels(g, prog.nr) for g in mat])
+            prog.weights.append(WeightArray(syms[key], data, f"{node.node}: {key} ({mat.shape[0]} groups of "
+                                                             f"{mat.shape[1]}x{mat.shape[2]}, packed)"))
+            continue
         add_matrix(prog, syms[key], mat, f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)")
     node.attrs["sym"] = syms
+    prog.node_scratch_floats = max(prog.node_scratch_floats, int(node.attrs.get("scratch_floats", 0)))
     node.attrs["kernel"] = quant.KERNEL[prog.quantize]
-    if node.packed and prog.quantize == "int8" and "k" in node.attrs and "rows" in node.attrs:
+    if node.packed and prog.quantize == "int8" and "k" in node.attrs and "rows" in node.attrs and "plan" not in node.attrs:
         # The int8 input rows live in the layer scratch (free between layers): bytes, then the scales.
         rows, ldq = max_elems([node.attrs["rows"]], prog.model.max_seq_len), quant.qs8_padded(node.attrs["k"])
         qfloats = _align(-(-rows * ldq // 4))

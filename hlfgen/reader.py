@@ -482,6 +482,8 @@ class _Reader:
             node=node, label=label, attrs=_attrs(node), opset=self.opset, tensors=self.tensors,
             consts={i: W.materialize(self.consts[i]) for i in node.input if i in self.consts},
             alt={i: self.alt[i] for i in node.input if i in self.alt},
+            syms={i: self.consts[i] for i in node.input
+                  if isinstance(self.consts.get(i), (W.SymTensor, W.TransposedSym))},
         )
         nodes, outs = ops.HANDLERS[node.op_type](ctx)
         src = next((self.runtime_deps.get(i, i) for i in node.input if i in self.tensors), None)

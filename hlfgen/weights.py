@@ -48,6 +48,35 @@ class SymTensor:
         return FactoredMatrix(merge_segments(list(self.cells[idx])), self.n)
 
 
+@dataclass
+class TransposedSym:
+    """The transpose (last two axes swapped) of a SymTensor whose matrices have
+    several row segments: column segments, which a SymTensor cannot hold.
+
+    Kept so that ``MatMul(x, Transpose(W))`` (PyTorch's export of ``nn.Linear``
+    on a factored ``W``) still lowers by Algorithm 1 over W's rows (the MatMul
+    handler reads ``inner``); any other use sees a plain array (``__array__``).
+    """
+
+    inner: SymTensor
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        s = self.inner.shape
+        return s[:-2] + (s[-1], s[-2])
+
+    @property
+    def ndim(self) -> int:
+        return self.inner.ndim
+
+    def materialize(self) -> np.ndarray:
+        return np.ascontiguousarray(np.swapaxes(self.inner.materialize(), -1, -2))
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.materialize()
+        return a if dtype is None else a.astype(dtype)
+
+
 def _cells(shape: tuple[int, ...], fill: Callable[[tuple[int, ...]], tuple]) -> np.ndarray:
     cells = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
@@ -64,7 +93,7 @@ def as_sym(v) -> SymTensor:
 
 
 def materialize(v) -> np.ndarray:
-    return v.materialize() if isinstance(v, SymTensor) else v
+    return v.materialize() if isinstance(v, (SymTensor, TransposedSym)) else v
 
 
 def merge_segments(segs: list[Segment]) -> list[Segment]:
@@ -229,7 +258,7 @@ def transpose(v: SymTensor, perm):
     cells = v.cells.transpose(head)
     flipped = _cells(cells.shape, lambda idx: flip(cells[idx]))
     if any(c is None for c in flipped.reshape(-1)):
-        return None
+        return TransposedSym(SymTensor(cells, v.m, v.n))
     return SymTensor(flipped, v.n, v.m)
 
 

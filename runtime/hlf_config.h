@@ -11,6 +11,8 @@
 #define HLF_ALIGN_BYTES 64
 /* Rows per weight panel of the NEON kernels (HLF_NR default). */
 #define HLF_DEFAULT_NR 8
+/* Output positions per im2col pass of Conv (runtime/hlf_conv.c). */
+#define HLF_CONV_CHUNK 32
 
 /* Element types of graph inputs and outputs (the runner's .npy files). */
 enum hlf_dtype {

@@ -8,7 +8,7 @@ decorator; the reader looks handlers up by op_type.  Recurrent operators
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -39,6 +39,9 @@ class OpContext:
     tensors: dict  # name -> TensorInfo of runtime tensors
     consts: dict  # name -> np.ndarray (materialized constants)
     alt: dict  # name -> value at the other T, for constants that depend on T (reader.T_ALT)
+    # name -> the constant as weights.py evaluated it, kept factored (SymTensor or
+    # TransposedSym), for inputs whose value has row segments (Algorithm 1 in ops/linear.py)
+    syms: dict = field(default_factory=dict)
 
     @property
     def op(self) -> str:

@@ -4,21 +4,59 @@ Y[r, :] = alpha * W^T·X[r, :] + beta * bias for every row r of X (all
 leading axes, T included), with the constant matrix packed for the GEMM
 kernel (hlf_f32_gemm_acc: the weights stream once per four rows).  alpha is
 folded into the packed matrix, beta into the bias.  Row-wise, so it streams.
+
+A constant matrix that weights.py kept factored (HLF ``Concat(A', MatMul(B, C))``,
+LMF ``MatMul(B, C)``, seen through ``Transpose`` as PyTorch exports nn.Linear)
+goes to the lowering as an ``ir.FactoredMatrix`` of output rows: Algorithm 1,
+as for recurrent weights (lower._MatLowering), B·C never formed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Node, TensorInfo
+from .. import weights as W
+from ..ir import Dense, FactoredMatrix, LowRank, Node, TensorInfo
 from . import OpContext, register
 from .util import const_float, dim_product, fmt, require_float
 
 
-def _linear(ctx: OpContext, x: TensorInfo, w: np.ndarray, bias: np.ndarray | None, out_shape) -> tuple:
-    """w: (N, K) as the kernel multiplies (rows are outputs)."""
-    n_out, k = w.shape
-    packed = {"w": np.ascontiguousarray(w, np.float32)}
+def factored_rows(ctx: OpContext, i: int, trans: bool, alpha: float = 1.0) -> FactoredMatrix | None:
+    """Constant input i as output rows (N, K) kept factored, or None when it is plain dense.
+
+    The input is the matrix M of x·M (K, N) when trans is False, M^T when True
+    (Gemm transB=1).  None unless some segment is low-rank.
+    """
+    v = ctx.syms.get(ctx.input(i))
+    if v is None or v.ndim != 2:
+        return None
+    if isinstance(v, W.TransposedSym):  # M = S^T: S's rows are the outputs
+        sym = v.inner if not trans else None
+    elif trans:
+        sym = v
+    else:
+        t = W.transpose(v, None)
+        sym = t if isinstance(t, W.SymTensor) else None
+    if sym is None:
+        return None
+    mat = sym.matrix(())
+    if not any(isinstance(s, LowRank) for s in mat.segments):
+        return None
+    a = np.float32(alpha)
+    segs = [Dense(np.ascontiguousarray(s.data * a, np.float32), s.origin) if isinstance(s, Dense)
+            else LowRank(np.ascontiguousarray(s.B * a, np.float32), np.ascontiguousarray(s.C, np.float32), s.c_key)
+            for s in mat.segments]
+    return FactoredMatrix(segs, mat.cols)
+
+
+def _linear(ctx: OpContext, x: TensorInfo, w, bias: np.ndarray | None, out_shape) -> tuple:
+    """w: (N, K) as the kernel multiplies (rows are outputs): an array, or a FactoredMatrix."""
+    if isinstance(w, FactoredMatrix):
+        n_out, k = w.rows, w.cols
+        packed = {"w": w}
+    else:
+        n_out, k = w.shape
+        packed = {"w": np.ascontiguousarray(w, np.float32)}
     weights = {"b": np.ascontiguousarray(bias, np.float32).reshape(-1)} if bias is not None else {}
     rows = dim_product(list(x.shape[:-1]), ctx) if len(x.shape) > 1 else 1
     out = TensorInfo(ctx.output(), "float32", tuple(int(d) for d in out_shape))
@@ -49,7 +87,8 @@ def matmul(ctx: OpContext):
         raise ctx.error(f"MatMul by a constant of rank {w.ndim} (batched matrices) is not supported; rank 2 only")
     if w.shape[0] != k:
         raise ctx.error(f"cannot multiply {fmt(x.shape)} by {fmt(w.shape)}")
-    return _linear(ctx, x, w.T, None, tuple(x.shape[:-1]) + (w.shape[1],))
+    fm = factored_rows(ctx, 1, trans=False)
+    return _linear(ctx, x, fm if fm is not None else w.T, None, tuple(x.shape[:-1]) + (w.shape[1],))
 
 
 @register("Gemm")
@@ -77,4 +116,5 @@ def gemm(ctx: OpContext):
         if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1) or (c.ndim >= 1 and c.shape[-1] not in (1, n)):
             raise ctx.error(f"C of shape {fmt(c.shape)} is not supported (a bias broadcast over rows: (N,), (1, N) or a scalar)")
         bias = np.broadcast_to(c.reshape(-1), (n,)) * np.float32(beta)
-    return _linear(ctx, a, w * np.float32(alpha), bias, (a.shape[0], n))
+    fm = factored_rows(ctx, 1, trans=bool(int(ctx.attrs.get("transB", 0))), alpha=alpha)
+    return _linear(ctx, a, fm if fm is not None else w * np.float32(alpha), bias, (a.shape[0], n))
