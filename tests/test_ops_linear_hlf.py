@@ -150,3 +150,14 @@ def test_inspect_reports_factored_linears(hlf_linear_model):
 def test_parity_factored_linears(hlf_linear_model, tmp_path, seq_len):
     x = np.random.default_rng(seq_len).standard_normal((seq_len, B, I)).astype(np.float32)
     assert_parity(hlf_linear_model, {"X": x}, work_dir=tmp_path / "w")
+
+
+@pytest.mark.parametrize("mode", ["fp16", "int8"])
+def test_quantized_factored_linears(hlf_linear_model, tmp_path, mode):
+    """--quantize stores A', B and C in fp16/int8 (int8 quantizes x and t per row, in the scratch)."""
+    from hlfgen.check import check
+
+    x = np.random.default_rng(11).standard_normal((37, B, I)).astype(np.float32)
+    rep = check(str(hlf_linear_model), inputs={"X": x}, work_dir=tmp_path / "w", quantize=mode)
+    assert rep.ok, rep.rows
+    assert 0 < max(rep.quant_atol.values()) < (2e-2 if mode == "fp16" else 0.2)
