@@ -12,6 +12,7 @@ structure; any other op folds it to a dense array (correct, just not faster).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -112,6 +113,18 @@ def merge_segments(segs: list[Segment]) -> list[Segment]:
     return out
 
 
+def factor_key(C: np.ndarray) -> str:
+    """The c_key of a low-rank factor C: its content (shape and float32 bytes).
+
+    Segments share one t = C·x exactly when their C are equal, whatever
+    expression produced them (a name-based key merged different C factors
+    once: gates written Transpose(MatMul(C_g, B)) sharing B).
+    """
+    c = np.ascontiguousarray(C, np.float32)
+    h = hashlib.blake2b(repr(c.shape).encode() + c.tobytes(), digest_size=12).hexdigest()
+    return f"C{c.shape[0]}x{c.shape[1]}:{h}"
+
+
 def slice_rows(segs: tuple, start: int, stop: int) -> tuple:
     return tuple(FactoredMatrix(list(segs), 0).row_range(start, stop).segments)
 
@@ -122,7 +135,7 @@ def slice_cols(segs: tuple, start: int, stop: int) -> tuple:
         if isinstance(s, Dense):
             out.append(Dense(s.data[:, start:stop], s.origin))
         else:
-            out.append(LowRank(s.B, s.C[:, start:stop], f"{s.c_key}[:,{start}:{stop}]"))
+            out.append(LowRank(s.B, s.C[:, start:stop], factor_key(s.C[:, start:stop])))
     return tuple(out)
 
 
@@ -131,8 +144,11 @@ def slice_cols(segs: tuple, start: int, stop: int) -> tuple:
 # (the caller then folds the inputs to dense and evaluates the op plainly).
 
 
-def matmul(a, b, c_key: str):
-    """MatMul of two constants: low-rank when the inner dim makes that cheaper."""
+def matmul(a, b, c_key: str = ""):
+    """MatMul of two constants: low-rank when the inner dim makes that cheaper.
+
+    c_key (the C input's name) is only a label; segments are keyed by content (factor_key).
+    """
     if isinstance(a, SymTensor) or isinstance(b, SymTensor):
         return None
     a = np.asarray(a, np.float32)
@@ -146,8 +162,7 @@ def matmul(a, b, c_key: str):
     prefix = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     A = np.broadcast_to(a, prefix + (m, k))
     Bm = np.broadcast_to(b, prefix + (k, n))
-    key = lambda idx: c_key + ("" if not idx else str(list(idx)))
-    return SymTensor(_cells(prefix, lambda idx: (LowRank(A[idx], Bm[idx], key(idx)),)), m, n)
+    return SymTensor(_cells(prefix, lambda idx: (LowRank(A[idx], Bm[idx], factor_key(Bm[idx])),)), m, n)
 
 
 def concat(values: list, axis: int):
@@ -253,7 +268,7 @@ def transpose(v: SymTensor, perm):
         s = segs[0]
         if isinstance(s, Dense):
             return (Dense(s.data.T, s.origin),)
-        return (LowRank(s.C.T, s.B.T, s.c_key + ".T"),)
+        return (LowRank(s.C.T, s.B.T, factor_key(s.B.T)),)
 
     cells = v.cells.transpose(head)
     flipped = _cells(cells.shape, lambda idx: flip(cells[idx]))

@@ -31,3 +31,33 @@ def test_pytorch_sliced_h0_with_unnamed_batch_axis(tmp_path):
     path = tmp_path / "h0.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), str(path))
     assert_parity(path, batch=3, seq_len=4, work_dir=tmp_path / "w")
+
+
+def test_factor_shared_under_a_transpose_keeps_each_gates_C(tmp_path):
+    """Gates written Transpose(MatMul(Ct_g, Bt)) sharing Bt: W_g = Bt^T·Ct_g^T, one B and four
+    different C.  The segments' keys were the shared input's name, so every gate used gate 0's C
+    (max error ~0.5).  Now: four C blocks, and parity with onnxruntime."""
+    from hlfgen.reader import read_model
+
+    rng = np.random.default_rng(3)
+    inp, hid, k = 9, 6, 2
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, (k, hid)).astype(np.float32), "Bt")]
+    nodes, gates = [], []
+    for g in range(4):
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.5, (inp, k)).astype(np.float32), f"Ct{g}"))
+        nodes.append(helper.make_node("MatMul", [f"Ct{g}", "Bt"], [f"m{g}"]))
+        nodes.append(helper.make_node("Transpose", [f"m{g}"], [f"w{g}"], perm=[1, 0]))
+        gates.append(f"w{g}")
+    inits.append(numpy_helper.from_array(np.array([0], np.int64), "ax0"))
+    inits.append(numpy_helper.from_array(rng.normal(0, 0.4, (1, 4 * hid, hid)).astype(np.float32), "R"))
+    nodes.append(helper.make_node("Concat", gates, ["w_all"], axis=0))
+    nodes.append(helper.make_node("Unsqueeze", ["w_all", "ax0"], ["W"]))
+    nodes.append(helper.make_node("LSTM", ["X", "W", "R"], ["Y", "Y_h"], hidden_size=hid, name="lstm"))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, inp])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("Y", "Y_h")],
+                          initializer=inits)
+    path = tmp_path / "shared.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), str(path))
+    segs = read_model(path).layers[0].W[0].segments
+    assert len({s.c_key for s in segs}) == 4, [s.c_key for s in segs]
+    assert_parity(path, seq_len=5, work_dir=tmp_path / "w")
