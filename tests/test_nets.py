@@ -15,7 +15,8 @@ source length):
    a compiler bug.
 
 Host for every case; ``--target cortex-a73`` under qemu (where installed) for
-the default exporter (opt).
+the default exporter (opt) on QEMU_NETS.  Not marked slow: the default
+exporter (opt); marked slow: the other two.
 
 XFAIL below is the one table of what does not work yet: "net/mode" (every
 target) or "net/mode/target" -> the failure, exactly: the one-line
@@ -53,6 +54,9 @@ _SYM = "is symbolic and is neither the sequence nor the batch axis"
 _MM2 = "MatMul of two runtime tensors is not supported; the second operand must be a constant"
 _PACK = ("export: TypeError: zeros(): argument 'size' failed to unpack the object at pos 2 with error "
          '"type must be tuple of ints,but got FakeTensor"')  # torch.export and pack_padded_sequence
+# torch's dynamo exporter writes value_info of the wrong rank here (onnxruntime merges it leniently)
+_VI = ("invalid ONNX model (onnx.checker: [ShapeInferenceError] Inference error(s): (op_type:LSTM, node name: "
+       "node_lstm__2): [ShapeInferenceError] Inferred shape and existing shape differ in rank: (3) vs (4))")
 XFAIL: dict[str, str] = {
     "atis_joint/dyn": f"node 'node_bmm' (MatMul): {_MM2}",
     "atis_joint/opt": f"node 'node_bmm' (MatMul): {_MM2}",
@@ -66,17 +70,20 @@ XFAIL: dict[str, str] = {
     "kws_crnn1d/dyn": f"graph input 'feats': dimension 0 ('B') {_SYM}",
     "kws_crnn1d/opt": f"graph input 'feats': dimension 0 ('B') {_SYM}",
     "kws_crnn1d/ts": f"graph input 'feats': dimension 0 ('B') {_SYM}",
+    "kws_crnn2d/dyn": _VI,
+    "kws_crnn2d/opt": _VI,
+    "kws_crnn2d/ts": f"graph input 'feats': dimension 0 ('B') {_SYM}",
     "nmt_dec_cell/dyn": f"graph input 'prev': dimension 0 ('B') {_SYM}",
     "nmt_dec_cell/opt": f"graph input 'prev': dimension 0 ('B') {_SYM}",
     "nmt_dec_cell/ts": f"graph input 'prev': dimension 0 ('B') {_SYM}",
-    "nmt_dec_dot/dyn": f"graph input 'prev': dimension 0 ('B') {_SYM}",
-    "nmt_dec_dot/opt": f"graph input 'prev': dimension 0 ('B') {_SYM}",
+    "nmt_dec_dot/dyn": f"graph input 'memory': dimension 1 ('S') {_SYM}",
+    "nmt_dec_dot/opt": f"graph input 'memory': dimension 1 ('S') {_SYM}",
     "nmt_dec_dot/ts": f"graph input 'memory': dimension 1 ('S') {_SYM}",
-    "nmt_dec_hlf/dyn": f"graph input 'prev': dimension 0 ('B') {_SYM}",
-    "nmt_dec_hlf/opt": f"graph input 'prev': dimension 0 ('B') {_SYM}",
+    "nmt_dec_hlf/dyn": f"graph input 'memory': dimension 1 ('S') {_SYM}",
+    "nmt_dec_hlf/opt": f"graph input 'memory': dimension 1 ('S') {_SYM}",
     "nmt_dec_hlf/ts": f"graph input 'memory': dimension 1 ('S') {_SYM}",
-    "nmt_dec_mask/dyn": f"graph input 'prev': dimension 0 ('B') {_SYM}",
-    "nmt_dec_mask/opt": f"graph input 'prev': dimension 0 ('B') {_SYM}",
+    "nmt_dec_mask/dyn": f"graph input 'memory': dimension 1 ('S') {_SYM}",
+    "nmt_dec_mask/opt": f"graph input 'memory': dimension 1 ('S') {_SYM}",
     "nmt_dec_mask/ts": f"graph input 'memory': dimension 1 ('S') {_SYM}",
     "nmt_enc_packed/dyn": _PACK,
     "nmt_enc_packed/opt": _PACK,
@@ -101,8 +108,10 @@ def _case(net: str, mode: str, target: str):
     return pytest.param(net, mode, target, marks=marks, id=f"{net}-{mode}-{target}")
 
 
-# the host for every mode; the qemu share: the default exporter (opt), whose files users have most
-CASES = [_case(n, m, t) for m in MODES for n in NETS for t in TARGETS if t == "host" or m == "opt"]
+# the host for every mode; the qemu share: the default exporter (opt) on one net per kind of operator
+QEMU_NETS = ("nmt_enc", "nmt_dec_mask", "nmt_dec_cell", "atis_joint", "kws_crnn2d")
+CASES = [_case(n, m, t) for m in MODES for n in NETS for t in TARGETS
+         if t == "host" or (m == "opt" and n in QEMU_NETS)]
 
 
 def _fail(net: str, mode: str, target: str, signature: str, detail: str = ""):
@@ -277,6 +286,10 @@ def test_net(net, mode, target, exports, tmp_path):
 
 HLF_MATRICES = {"nmt_dec_hlf": 5, "att_blstm_hlf": 6}  # recurrent W/R per direction + factored Linear weights
 XFAIL_HLF: dict[str, str] = {
+    "att_blstm_hlf/dyn": f"node 'node_bmm' (MatMul): {_MM2}",
+    "att_blstm_hlf/ts": f"node '/MatMul' (MatMul): {_MM2}",
+    "nmt_dec_hlf/dyn": f"graph input 'memory': dimension 1 ('S') {_SYM}",
+    "nmt_dec_hlf/ts": f"graph input 'memory': dimension 1 ('S') {_SYM}",
 }
 
 

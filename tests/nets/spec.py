@@ -85,7 +85,8 @@ NETS = {n.name: n for n in (
     Net("att_blstm_hlf", (_tok,), ("probs", "alpha"), hlf=True,
         about="att_blstm with HLFLSTM and HLF-factored score / classifier Linear weights"),
     Net("atis_joint", (_tok,), ("slots", "intent"),
-        about="ATIS joint: bi-LSTM, self-attention [B,T,T] (bmm, softmax), slot logits per token, intent from mean pool"),
+        about="ATIS joint: bi-LSTM, self-attention [B,T,T] (bmm, softmax), slot logits per token, "
+              "intent from mean pool"),
     Net("kws_lstm", (Inp("feats", (B, T, FEATS)),), ("logits",), about="KWS LSTM: last step, Linear"),
     Net("kws_gru", (Inp("feats", (B, T, FEATS)),), ("logits",), about="KWS GRU: final state h_n, Linear"),
     Net("kws_crnn1d", (Inp("feats", (B, T, FEATS)),), ("logits",),
