@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import pack, quant, sparse
-from .ops import stream
+from .ops import batchnorm, stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
@@ -563,6 +563,7 @@ def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str 
     if sparse not in _SPARSE_MODES:
         raise HlfgenError(f"unknown --sparse mode '{sparse}' (choose from {', '.join(_SPARSE_MODES)})")
     prog = Program(model, nr=nr, target=target, sparse=sparse, quantize=quant.check_mode(quantize))
+    batchnorm.fold_into_conv(model)  # BatchNormalization after a Conv: into its weights
     stream.mark(model)  # nodes mixing a summary of the sequence (Y_h, y[-1]) with per-step data
     for s, op in enumerate(model.ops):
         if isinstance(op, RecurrentLayer):

@@ -113,3 +113,4 @@ def supported() -> list[str]:
 # Importing the modules registers their handlers.
 from . import shape_ops  # noqa: E402,F401
 from . import argmax, cast, concat, dropout, elementwise, expand, gather, linear, slice, softmax  # noqa: E402,F401
+from . import batchnorm, conv, pool  # noqa: E402,F401
