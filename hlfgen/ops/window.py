@@ -88,8 +88,6 @@ def read_window(ctx: OpContext, kernel: list[int], rank: int, *, dilations: bool
 def out_extent(ctx: OpContext, win: Window, axis: int, n):
     """The output extent of spatial axis `axis` for an input extent n (an int, or a dims.Dim:
     a run-time extent such as T gives floor((T + pads - dilation*(k-1) - 1) / stride) + 1)."""
-    from .. import dims as D
-
     k, s, d = win.kernel[axis], win.stride[axis], win.dilation[axis]
     keff = d * (k - 1) + 1
     if isinstance(n, int):
@@ -107,6 +105,8 @@ def out_extent(ctx: OpContext, win: Window, axis: int, n):
             out -= 1
         return out
     # A run-time extent: the same rule as an expression, where it is one.
+    from .. import dims as D
+
     if win.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if d == 1:
             return D.ceildiv(n, s)  # (ceil(n/s) - 1)*s + k - n >= 0 pads, floor((n + pad - k)/s) + 1 = ceil(n/s)
