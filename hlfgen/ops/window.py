@@ -90,6 +90,8 @@ def out_extent(ctx: OpContext, win: Window, axis: int, n):
     a run-time extent such as T gives floor((T + pads - dilation*(k-1) - 1) / stride) + 1)."""
     k, s, d = win.kernel[axis], win.stride[axis], win.dilation[axis]
     keff = d * (k - 1) + 1
+    if isinstance(n, int) and n < 0:
+        raise ctx.error(f"spatial axis {axis} is the sequence axis; a window over it is not supported yet")
     if isinstance(n, int):
         if win.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             total = max(0, (-(-n // s) - 1) * s + k - n)
