@@ -176,3 +176,74 @@ def test_exported_hlf_model_matches_onnxruntime(quick_run, tmp_path):
     vocab = data["vocab"]
     ids = rng.integers(0, vocab, size=(seq_len, 1), dtype=np.int64)
     assert_parity(path, inputs={"X": ids}, work_dir=tmp_path / "check")
+
+
+# ---------------------------------------------------------------- the fair protocol (fair.py)
+
+FAIR = REPO_ROOT / "examples" / "accuracy" / "fair.py"
+
+
+@pytest.fixture(scope="module")
+def fair_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fair")
+    out_json = tmp / "fair.json"
+    proc = subprocess.run([sys.executable, str(FAIR), "--quick", "--jobs", "1", "--json", str(out_json)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc.stdout, json.loads(out_json.read_text())
+
+
+def _gensim_file(rel: str) -> Path:
+    spec = importlib.util.find_spec("gensim")
+    return next(Path(p) / rel for p in spec.submodule_search_locations if (Path(p) / rel).is_file())
+
+
+def test_fair_split_is_three_way_and_clean(fair_run):
+    """Train/validation come from lee_background.cor (270 / 30 documents), test from lee.cor; no
+    test document occurs in the training corpus (recounted here from the files)."""
+    _, data = fair_run
+    docs = [d.strip() for d in _gensim_file("test/test_data/lee_background.cor").read_text(
+        encoding="utf-8", errors="replace").splitlines() if d.strip()]
+    test = [d.strip() for d in _gensim_file("test/test_data/lee.cor").read_text(
+        encoding="utf-8", errors="replace").splitlines() if d.strip()]
+    assert (data["overlap"]["train_docs"], data["overlap"]["val_docs"]) == (270, len(docs) - 270)
+    assert data["overlap"]["test_docs"] == len(test) == 50
+    assert not any(t in "\n".join(docs) for t in test)
+    assert data["overlap"]["test_docs_in_training"] == 0
+
+
+def test_fair_rates_are_the_validation_argmin(fair_run):
+    """Each scheme's chosen rate is its best validation bpc of the sweep; the sweep covers the grid."""
+    _, data = fair_run
+    grid = set(data["args"]["grid_list"])
+    by: dict[str, dict[float, float]] = {}
+    for r in data["sweep"]:
+        assert r["seed"] == 0 and math.isfinite(r["val_bpc"]), r
+        by.setdefault(r["scheme"], {})[r["lr"]] = r["val_bpc"]
+    assert set(by) == {"dense", "small baseline", "LMF", "pruning", "HLF k=1", "HLF k=4"}
+    for scheme, rates in by.items():
+        assert grid <= set(rates), (scheme, rates)
+    for key, lr in data["best_lr"].items():
+        s, k = key.split("|")
+        name = f"HLF k={k}" if s == "HLF" else s
+        assert lr == min(by[name], key=by[name].get), (name, lr, by[name])
+    assert data["best_k"] == min((1, 4), key=lambda k: min(by[f"HLF k={k}"].values()))
+
+
+def test_fair_final_runs_fresh_seeds_and_paired_intervals(fair_run):
+    """Final models train on seeds the sweep did not use, are tested once, and the paired
+    differences and their 95% t intervals match a recomputation (numpy, t quantile for 1 dof)."""
+    _, data = fair_run
+    final = data["final"]
+    seeds = sorted({r["seed"] for r in final})
+    assert 0 not in seeds and len(seeds) == 2
+    assert all(math.isfinite(r["test_bpc"]) and r["test_bpc"] > 0 for r in final)
+    test_bpc = {(r["scheme"], r["seed"]): r["test_bpc"] for r in final}
+    comps = {(c["a"], c["b"]): c for c in data["comparisons"]}
+    assert ("dense", "LMF") in comps and ("HLF k=1", "LMF") in comps and ("HLF k=1", "small baseline") in comps
+    for (a, b), c in comps.items():
+        d = np.array([test_bpc[(a, s)] - test_bpc[(b, s)] for s in seeds])
+        half = 12.706 * d.std(ddof=1) / math.sqrt(len(d))  # t_{0.975, 1}
+        assert math.isclose(c["mean"], d.mean(), abs_tol=1e-12)
+        assert math.isclose(c["lo"], d.mean() - half, abs_tol=1e-9)
+        assert math.isclose(c["hi"], d.mean() + half, abs_tol=1e-9)
