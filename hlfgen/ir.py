@@ -137,6 +137,9 @@ class RecurrentLayer:
     y: str | None
     y_h: str | None
     y_c: str | None
+    # int8 weights the model itself gives (onnxruntime's DynamicQuantizeLSTM, hlfgen/qonnx.py): compiled as
+    # onnxruntime runs them (hlfgen/qlower.py); {"W"/"R": per direction (int8 [rows, n], fp32 row scales)}
+    qweights: dict | None = None
 
     @property
     def num_directions(self) -> int:

@@ -161,14 +161,16 @@ def c_dim(d: int) -> str:
     return "T" if d == -1 else f"{-d} * T"
 
 
-def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str) -> str:
+def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: tuple | None = None) -> str:
     """A matrix the kernels stream, packed for prog.nr-row panels in prog.quantize's form (hlfgen/quant.py).
 
     int8 adds the row scales as ``<sym>_s``; a matrix too narrow for int8 to pay (quant.int8_pays:
     the 16-column cells and row scales would exceed fp16's bytes, e.g. a rank-1 B) is stored fp16.
+    given: (int8 rows, row scales) the model itself quantized (hlfgen/qlower.py): stored as they are, int8,
+    with ``<sym>_c``, each row's scale times the sum of its weights (the zero point's term).
     Returns the weight dtype.
     """
-    mode = prog.quantize
+    mode = "given" if given is not None else prog.quantize
     if mode == "int8" and not quant.int8_pays(data.shape[1]):
         mode = "fp16"
     if mode == "fp16":
@@ -177,6 +179,12 @@ def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str) -> str:
         q, scale = quant.quantize_rows(data)
         arrays = [WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
                   WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}")]
+    elif mode == "given":
+        q, scale = given
+        arrays = [WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
+                  WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}"),
+                  WeightArray(f"{sym}_c", (scale * q.astype(np.int64).sum(axis=1)).astype(np.float32),
+                              f"row scale x row sum of {sym}")]
     else:
         arrays = [WeightArray(sym, pack.pack_panels(data, prog.nr), comment)]
     prog.weights.extend(arrays)
@@ -379,15 +387,20 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
         pre = f"l{idx}_d{d}"
         lw = _MatLowering(prog, f"{pre}_W")
         lw.nvec = T * B
-        proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
         lr = _MatLowering(prog, f"{pre}_R")
-        if layer.kind == "gru" and not layer.linear_before_reset:
-            rec = [lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
-                   lr.plan(layer.R[d], [(2 * H, 3 * H, "g + 2 * H")], "rh", "cx", gemm=False)]
-        elif layer.kind == "gru":
-            rec = [lr.plan(layer.R[d], [(0, 2 * H, "g"), (2 * H, 3 * H, "hh")], "h", "cx", gemm=False)]
+        if layer.qweights is not None:  # the model's own int8 weights (onnxruntime DynamicQuantizeLSTM)
+            from .qlower import ort_dynamic
+
+            proj, rec = ort_dynamic(lw, lr, layer, d, T * B)
         else:
-            rec = [lr.plan(layer.R[d], [(0, GH, "g")], "h", "cx", gemm=False)]
+            proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
+            if layer.kind == "gru" and not layer.linear_before_reset:
+                rec = [lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
+                       lr.plan(layer.R[d], [(2 * H, 3 * H, "g + 2 * H")], "rh", "cx", gemm=False)]
+            elif layer.kind == "gru":
+                rec = [lr.plan(layer.R[d], [(0, 2 * H, "g"), (2 * H, 3 * H, "hh")], "h", "cx", gemm=False)]
+            else:
+                rec = [lr.plan(layer.R[d], [(0, GH, "g")], "h", "cx", gemm=False)]
         proj_rank = max(proj_rank, lw.max_rank)
         rec_rank = max(rec_rank, lr.max_rank)
         max_dense = max(max_dense, lr.max_dense)

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from . import ops, validate
+from . import ops, qonnx, validate
 from . import weights as W
 from .errors import HlfgenError
 from .ops.shape_ops import fmt as _fmt
@@ -110,9 +110,11 @@ def read_model(
     name: str | None = None,
 ) -> Model:
     proto = load_onnx(path)
+    proto, qweights = qonnx.rewrite(proto)  # onnxruntime's DynamicQuantizeLSTM -> LSTM + its int8 weights
     validate.check_proto(proto, path)  # what the ONNX spec forbids: one-line errors before reading
     reader = _Reader(proto, batch, max_seq_len)
     model = reader.run()
+    qonnx.attach(model, qweights)
     validate.check_ir(model)  # limits of the C runtime (config.MAX_RANK, ...)
     model.name = name or model_name(path)
     model.source = str(path)

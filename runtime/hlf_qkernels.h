@@ -29,6 +29,7 @@
 
 #include "hlf_namespace.h" /* first: the model's names for the runtime */
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,55 @@ void hlf_qs8_gemm_acc(size_t nv, size_t m, size_t n, const int8_t *HLF_RESTRICT 
                       const float *HLF_RESTRICT a_scale, const int8_t *HLF_RESTRICT xq,
                       size_t ldq, const float *HLF_RESTRICT x_scale,
                       float *HLF_RESTRICT y, size_t ldy);
+
+/*
+ * onnxruntime's dynamic uint8 quantization (DynamicQuantizeLSTM, hlfgen/qlower.py), for the int8
+ * kernels: one scale and zero point for all nv x n entries of x,
+ *   range [min(x, 0), max(x, 0)], scale = range / 255 (1 for an all-zero x),
+ *   zp = round_half_even(clamp(-min / scale, 0, 255)),
+ *   u = clamp(round_half_even(x / scale) + zp, 0, 255),
+ * stored as q = u - 128 (int8; rows ldq apart, zero-padded to HLF_QS8_PADDED(n)); scale[0..nv) = scale,
+ * *off = zp - 128, so x ~ scale * (q - *off).  O(nv n): inline.
+ */
+static inline void hlf_qu8_quantize(size_t nv, size_t n, const float *HLF_RESTRICT x, size_t ldx,
+                                    int8_t *HLF_RESTRICT q, size_t ldq, float *HLF_RESTRICT scale,
+                                    float *HLF_RESTRICT off) {
+    float lo = 0.0f, hi = 0.0f;
+    for (size_t v = 0; v < nv; v++) {
+        for (size_t j = 0; j < n; j++) {
+            const float e = x[v * ldx + j];
+            lo = e < lo ? e : lo;
+            hi = e > hi ? e : hi;
+        }
+    }
+    const float s = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    float zf = 0.0f - lo / s;
+    zf = zf < 0.0f ? 0.0f : zf > 255.0f ? 255.0f : zf;
+    const float zp = nearbyintf(zf);
+    for (size_t v = 0; v < nv; v++) {
+        for (size_t j = 0; j < n; j++) {
+            float t = x[v * ldx + j] / s;
+            t = t < -zp ? -zp : t > 255.0f - zp ? 255.0f - zp : t;
+            q[v * ldq + j] = (int8_t)((int)nearbyintf(t) + (int)zp - 128);
+        }
+        for (size_t j = n; j < HLF_QS8_PADDED(n); j++) {
+            q[v * ldq + j] = 0;
+        }
+        scale[v] = s;
+    }
+    *off = zp - 128.0f;
+}
+
+/* y[v*ldy + r] += k * c[r] for v < nv, r < m: the zero point's term of hlf_qu8_quantize'd inputs
+ * (c[r] = weight scale of row r times the row's sum of weights, k = -scale * off). */
+static inline void hlf_qs8_offset_acc(size_t nv, size_t m, const float *HLF_RESTRICT c, float k,
+                                      float *HLF_RESTRICT y, size_t ldy) {
+    for (size_t v = 0; v < nv; v++) {
+        for (size_t r = 0; r < m; r++) {
+            y[v * ldy + r] += k * c[r];
+        }
+    }
+}
 
 #ifdef __cplusplus
 }
