@@ -108,6 +108,11 @@ def dequantize(a: np.ndarray, mode: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ check tolerance
+# A DynamicQuantizeLSTM file against onnxruntime on the same file (the same math, hlfgen/qlower.py):
+# the activations (sigmoid/tanh) differ from MLAS's by ~1e-7, which now and then moves an h entry
+# across a rounding boundary of its uint8 quantization; one such flip changes a gate by one
+# quantization step times a weight (~4e-4 measured).  The bound the issue sets for this case.
+ORT_DYNAMIC_ATOL = 2e-3
 F16_UNIT = 2.0 ** -11  # relative rounding error of binary16 (round to nearest)
 TOL_REALIZATIONS = 2  # perturbed models run by `hlfgen check` (their largest effect counts)
 TOL_FACTOR = 3.0  # margin on that effect (docs/quantization.md, "Tolerance")

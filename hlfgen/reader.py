@@ -385,6 +385,10 @@ class _Reader:
         try:
             if op == "MatMul":
                 result = W.matmul(vals[0], vals[1], c_key=node.input[1])
+            elif op == "MatMulInteger":  # quantize_dynamic on HLF factors: keep them factored
+                result = W.matmul_integer(vals, c_key=node.input[1])
+            elif sym and op == "Mul":  # ... and its dequantization by a scalar
+                result = W.scale(vals[0], vals[1]) or W.scale(vals[1], vals[0])
             elif sym and op in ("Identity", "Cast") and (op == "Identity" or a.get("to") == onnx.TensorProto.FLOAT):
                 result = vals[0]
             elif sym and op == "Concat":

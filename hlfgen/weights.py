@@ -165,6 +165,33 @@ def matmul(a, b, c_key: str = ""):
     return SymTensor(_cells(prefix, lambda idx: (LowRank(A[idx], Bm[idx], factor_key(Bm[idx])),)), m, n)
 
 
+def matmul_integer(vals, c_key: str):
+    """MatMulInteger of two constants (quantize_dynamic on factors: A, B, a_zero_point, b_zero_point):
+    the integer factors minus their zero points, kept low-rank as MatMul is (exact in float32 for
+    8-bit operands up to k = 2^24 / 255^2 terms)."""
+    a, b = (np.asarray(v) for v in vals[:2])
+    if isinstance(vals[0], SymTensor) or isinstance(vals[1], SymTensor) or a.ndim != 2 or b.ndim != 2:
+        return None
+    za = np.asarray(vals[2]).astype(np.int32) if len(vals) > 2 and vals[2] is not None else np.int32(0)
+    zb = np.asarray(vals[3]).astype(np.int32) if len(vals) > 3 and vals[3] is not None else np.int32(0)
+    if za.size not in (1, a.shape[0]) or zb.size not in (1, b.shape[1]):
+        return None
+    af = (a.astype(np.int32) - za.reshape(-1, 1)).astype(np.float32)
+    bf = (b.astype(np.int32) - zb.reshape(1, -1)).astype(np.float32)
+    return matmul(af, bf, c_key)
+
+
+def scale(v, c):
+    """SymTensor times a scalar constant (the dequantization Mul after MatMulInteger): B or A' scaled."""
+    if not isinstance(v, SymTensor) or isinstance(c, SymTensor) or np.asarray(c).size != 1:
+        return None
+    k = np.float32(np.asarray(c).reshape(-1)[0])
+
+    def seg(x):
+        return Dense(x.data * k, x.origin) if isinstance(x, Dense) else LowRank(x.B * k, x.C, x.c_key)
+    return SymTensor(_cells(v.cells.shape, lambda idx: tuple(seg(x) for x in v.cells[idx])), v.m, v.n)
+
+
 def concat(values: list, axis: int):
     syms = [as_sym(v) for v in values]
     nd = syms[0].ndim

@@ -20,7 +20,7 @@ from hlfgen.errors import HlfgenError
 
 quantization = pytest.importorskip("onnxruntime.quantization")
 HAVE_CROSS = shutil.which("aarch64-linux-gnu-gcc") is not None and shutil.which("qemu-aarch64") is not None
-ORT_ATOL = 2e-3  # the issue's bound for the same math; the measured difference is ~1e-6
+ORT_ATOL = 2e-3  # the issue's bound for the same math (quant.ORT_DYNAMIC_ATOL); measured 2e-6 .. 4e-4
 
 
 def _lstm(path, input_size, hidden, direction="forward", h0=False, batch=1, seed=0):
@@ -81,3 +81,19 @@ def test_unsupported_variants_are_one_line_errors(tmp_path):
     onnx.save(m, tmp_path / "zp_bad.onnx")
     with pytest.raises(HlfgenError, match="zero_point is not 0"):
         generate(tmp_path / "zp_bad.onnx", tmp_path / "out2")
+
+
+def test_quantize_dynamic_on_hlf_keeps_the_factors(tmp_path):
+    """quantize_dynamic on an HLF file quantizes the factor products (MatMulInteger on constants, then a
+    scalar Mul): they stay factored (not folded to dense) and the build matches onnxruntime on that file."""
+    from hlfgen.example import write_example
+    from hlfgen.inspect import inspect_model
+
+    src, q = tmp_path / "hlf.onnx", tmp_path / "hlf_q.onnx"
+    write_example(src, "lstm", input_size=20, hidden_size=33, compression=2.5, k=2, seed=5)
+    quantization.quantize_dynamic(str(src), str(q))
+    assert any(n.op_type == "MatMulInteger" for n in onnx.load(q).graph.node)
+    mats = [m for layer in inspect_model(q)["layers"] for m in layer["matrices"]]
+    assert all(m["structure"].startswith("HLF") for m in mats), mats
+    rep = check(q, seq_len=6, work_dir=tmp_path / "w")
+    assert rep.ok, rep.format()
