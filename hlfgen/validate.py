@@ -42,14 +42,22 @@ def check_proto(proto: onnx.ModelProto, path: object = "") -> None:
 
     hlfgen's own checks come first (each with a precise message); then
     onnx.checker (full check: strict shape and type inference) for the rest.
+    The graph's value_info (intermediate shapes, a hint hlfgen does not use)
+    is left out of both: exporters write wrong ones (torch: a wrong-rank
+    value_info after a strided Conv2d) that onnxruntime ignores too.
     """
     _versions(proto)
     _unique_names(proto.graph)
-    types, shapes = _value_types(proto)
-    for node in proto.graph.node:
-        if node.domain in ("", "ai.onnx") and node.op_type in config.RECURRENT_OPS:
-            _recurrent(node, types, shapes, {i.name for i in proto.graph.input})
-    _checker(proto)
+    hints = list(proto.graph.value_info)
+    del proto.graph.value_info[:]
+    try:
+        types, shapes = _value_types(proto)
+        for node in proto.graph.node:
+            if node.domain in ("", "ai.onnx") and node.op_type in config.RECURRENT_OPS:
+                _recurrent(node, types, shapes, {i.name for i in proto.graph.input})
+        _checker(proto)
+    finally:
+        proto.graph.value_info.extend(hints)
 
 
 def _versions(proto: onnx.ModelProto) -> None:

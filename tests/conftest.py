@@ -220,3 +220,18 @@ def work(tmp_path):
     mdir.mkdir()
     wdir.mkdir()
     return mdir, wdir
+
+
+# --------------------------------------------------------------------------
+# Fuzzer seed (tests/fuzz): a new one per run unless HLF_FUZZ_SEED is set; set
+# here, before xdist starts its workers, so that every worker uses the same one.
+# --------------------------------------------------------------------------
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput") and not os.environ.get("HLF_FUZZ_SEED"):
+        os.environ["HLF_FUZZ_SEED"] = str(int.from_bytes(os.urandom(4), "little"))
+
+
+def pytest_report_header(config):
+    return f"fuzz seed: HLF_FUZZ_SEED={os.environ.get('HLF_FUZZ_SEED')}"
