@@ -19,8 +19,11 @@ from .ir import Model, RecurrentLayer
 # The checker's findings that do not make a model invalid for hlfgen or
 # onnxruntime (both run such files): graph outputs or value_info without a
 # shape field (shapes are inferred); an IR-3 file whose initializers are not
-# all listed as graph inputs (IR 4 dropped that rule).
-BENIGN_CHECKER = ("Field 'shape' of 'type' is required but missing", "in initializer but not in graph input")
+# all listed as graph inputs (IR 4 dropped that rule); declared output shapes
+# that disagree with the inferred ones (torch's dynamo exporter writes wrong
+# ranks; onnxruntime merges leniently, hlfgen computes its own shapes).
+BENIGN_CHECKER = ("Field 'shape' of 'type' is required but missing", "in initializer but not in graph input",
+                  "Inferred shape and existing shape differ")
 
 # Recurrent operators' inputs by position (ONNX LSTM/GRU/RNN).
 INPUT_NAMES = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
