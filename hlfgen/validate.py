@@ -27,7 +27,7 @@ BENIGN_CHECKER = ("Field 'shape' of 'type' is required but missing", "in initial
 
 # Recurrent operators' inputs by position (ONNX LSTM/GRU/RNN).
 INPUT_NAMES = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
-FLOAT_TYPES = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.DOUBLE: "double",
+FLOAT_TYPES: dict[int, str] = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.DOUBLE: "double",
                TensorProto.BFLOAT16: "bfloat16"}
 
 
