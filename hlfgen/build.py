@@ -23,7 +23,8 @@ from . import validate
 from .errors import HlfgenError
 from .ir import Model
 from .lower import Program, lower
-from .reader import RESERVED_NAMES, read_model
+from .cnames import usable_model_name
+from .reader import read_model
 from .remote import parse_runner
 
 
@@ -64,8 +65,7 @@ def generate(
         raise HlfgenError(f"unknown weights format '{weights}' (choose from {', '.join(WEIGHT_FORMATS)})")
     if target not in TARGETS:
         raise HlfgenError(f"unknown target '{target}' (choose from {', '.join(TARGETS)})")
-    if name is not None and (not name.isidentifier() or not name.isascii() or name in RESERVED_NAMES
-                             or name.startswith("hlf_")):
+    if name is not None and not usable_model_name(name):
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     out_dir = _usable_out_dir(out_dir)
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)

@@ -21,7 +21,6 @@ quant.TOL_FACTOR times the largest output change this makes is added to ATOL
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from onnx import helper, numpy_helper
 from . import quant
 
 from .build import compile_out, generate, run_runner
+from .cnames import output_stems
 from .errors import HlfgenError
 from .ir import Model
 from .reader import load_onnx, read_model
@@ -246,8 +246,7 @@ def check(
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)
         outputs, _ = run_runner(exe, feeds, target=target, work_dir=work / "run", stream=stream, runner_spec=runner)
         by_name = {}
-        for t in gen.model.outputs:
-            key = re.sub(r"[^A-Za-z0-9._-]", "_", t.name)
+        for t, key in zip(gen.model.outputs, output_stems([t.name for t in gen.model.outputs])):
             if key in outputs:
                 by_name[t.name] = outputs[key]
         extra = quantization_tolerance(model_path, feeds, expected, quantize, seed) if quantize != "none" else {}

@@ -23,11 +23,10 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from . import __version__, config, namespace, resources
+from . import __version__, cnames, config, namespace, resources
 from .config import C_DTYPES, WEIGHT_FORMATS
 from .ir import RecurrentLayer
 from .lower import Program, c_dim, max_elems, work_bytes
-from .reader import c_identifier
 
 BIN_THRESHOLD = 1 << 20  # bytes of weights from which `auto` links a binary blob
 BLOB_ALIGN = config.ALIGN_BYTES  # every array of the blob starts on a cache line (as HLF_ALIGNED(64) in C)
@@ -49,16 +48,6 @@ def _c_array(values, per_line: int = 8, fmt=_c_float) -> str:
     vals = [fmt(v) for v in values]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
     return ",\n    ".join(lines)
-
-
-def _c_string(text: str) -> str:
-    """A C string literal (quotes included) holding text: \\, ", ? (trigraphs) and
-    bytes outside printable ASCII escaped (octal, UTF-8 bytes)."""
-    out = []
-    for b in text.encode("utf-8"):
-        ch = chr(b)
-        out.append("\\" + ch if ch in '\\"?' else ch if 32 <= b < 127 else f"\\{b:03o}")
-    return '"' + "".join(out) + '"'
 
 
 def _file_sha256(path: str) -> str:
@@ -114,8 +103,9 @@ def _env() -> jinja2.Environment:
     env.filters["carray"] = _c_array
     env.filters["cint_array"] = lambda vs: _c_array(vs, 16, lambda v: str(int(v)))
     env.filters["cdim"] = c_dim
-    env.filters["ident"] = c_identifier
-    env.filters["cstr"] = _c_string
+    env.filters["ident"] = cnames.identifier
+    env.filters["comment"] = cnames.comment  # any name or text inside /* ... */ (hlfgen/cnames.py)
+    env.filters["cstr"] = cnames.c_string  # a name as a C string literal, quotes included
     env.filters["act"] = lambda a: a.name.lower()
     return env
 
@@ -134,6 +124,12 @@ def _arena_vars(prog: Program) -> list[tuple[str, int, str]]:
             seen.add(st.c_name)
             out.append((st.c_name, st.offset, st.name))
     return out
+
+
+def _passthrough(prog: Program) -> list[tuple[int, int, object]]:
+    """(output index, input index, TensorInfo) of graph outputs that are graph inputs (copied in forward())."""
+    return [(i, prog.storage[t.name].index, t) for i, t in enumerate(prog.model.outputs)
+            if prog.storage[t.name].kind == "input"]
 
 
 def _reset_ptr(prog: Program, name: str | None) -> str:
@@ -172,14 +168,18 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         c_dtype=lambda dt: C_DTYPES[dt][0],
         hlf_dtype=lambda dt: C_DTYPES[dt][1],
         is_layer=lambda op: isinstance(op, RecurrentLayer),
-        ident=c_identifier,
+        ident=cnames.identifier,
         arena_vars=_arena_vars(prog),
+        passthrough=_passthrough(prog),
+        # NAME_INPUT_<x> / NAME_OUTPUT_<x>: unique even where names sanitize alike (cnames.macro_suffixes)
+        macro_names={"inputs": cnames.macro_suffixes([t.name for t in model.inputs]),
+                     "outputs": cnames.macro_suffixes([t.name for t in model.outputs])},
         reset_ptr=lambda n: _reset_ptr(prog, n),
         weights_format=fmt,
         blob_entries=blob_entries,
         blob_bytes=len(blob),
         # Provenance, the same wherever the model and OUT/ are: the file name only.
-        source=Path(model.source).name.replace("*/", "*_/").replace("\n", " "),  # inside /* comments */
+        source=Path(model.source).name,  # printed inside /* comments */ through | comment
         model_sha256=_file_sha256(model.source),
         hlfgen_version=__version__,
     )

@@ -11,7 +11,9 @@
  * axis (e.g. only static inputs were passed), T = max_seq_len.
  *
  * Outputs go to DIR/<name>.npy (DIR is created if missing, one level);
- * characters of the output name outside [A-Za-z0-9._-] become '_'.
+ * bytes of the output name outside [A-Za-z0-9._-] become '_', and when several
+ * outputs get the same file name each gets "~<output index>" appended
+ * (hlfgen/cnames.py output_stems: the same rule).
  *
  * --stream feeds the sequence through reset() and step(): the T axis of a
  * streamed tensor must be its only dynamic dim, with coefficient 1, and the
@@ -188,7 +190,7 @@ static void print_usage(const runner *r, FILE *out)
     for (i = 0; i < m->num_inputs; i++)
         print_tensor(out, &m->inputs[i], width, m->inputs[i].optional ? "  (optional)" : "");
     fprintf(out, "outputs (written to DIR/<name>.npy, characters outside [A-Za-z0-9._-]"
-                 " replaced by '_'):\n");
+                 " replaced by '_', ~<index> appended to names that collide):\n");
     for (i = 0; i < m->num_outputs; i++)
         print_tensor(out, &m->outputs[i], width, "");
     fprintf(out, "\noptions:\n"
@@ -623,15 +625,47 @@ static int run_timed(const runner *r)
 /* ------------------------------------------------------------------------ */
 /* Writing the outputs                                                      */
 
-/* Copies name into buf, replacing characters outside [A-Za-z0-9._-] by '_'. */
-static void sanitize_name(const char *name, char *buf, size_t len)
+/* c itself if it is one of [A-Za-z0-9._-], else '_'. */
+static char file_char(char c)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "0123456789._-";
+    return c != '\0' && strchr(safe, c) != NULL ? c : '_';
+}
+
+/* Copies name into buf, replacing characters outside [A-Za-z0-9._-] by '_'. */
+static void sanitize_name(const char *name, char *buf, size_t len)
+{
     size_t i;
     for (i = 0; name[i] != '\0' && i + 1 < len; i++)
-        buf[i] = strchr(safe, name[i]) != NULL ? name[i] : '_';
+        buf[i] = file_char(name[i]);
     buf[i] = '\0';
+}
+
+/* Whether two names have the same sanitized file name. */
+static int same_stem(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        if (file_char(*a) != file_char(*b))
+            return 0;
+    }
+    return *a == '\0' && *b == '\0';
+}
+
+/* The file name of output i: sanitized, "~i" appended if another output sanitizes the same. */
+static void output_stem(const hlf_model_desc *m, int i, char *buf, size_t len)
+{
+    int j;
+    size_t n;
+    sanitize_name(m->outputs[i].name, buf, len);
+    for (j = 0; j < m->num_outputs; j++) {
+        if (j != i && same_stem(m->outputs[i].name, m->outputs[j].name)) {
+            n = strlen(buf);
+            if (n < len)
+                snprintf(buf + n, len - n, "~%d", i);
+            return;
+        }
+    }
 }
 
 /* Creates the output directory unless it already exists. */
@@ -653,7 +687,7 @@ static int write_output(const runner *r, int i)
     long shape[HLF_MAX_RANK];
     int n;
     int d;
-    sanitize_name(t->name, file, sizeof file);
+    output_stem(r->model, i, file, sizeof file);
     n = snprintf(path, sizeof path, "%s/%s.npy", r->out_dir, file);
     if (n < 0 || (size_t)n >= sizeof path)
         return fail(r, EXIT_USAGE, "output path too long for '%s'", t->name);
