@@ -179,7 +179,7 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         blob_entries=blob_entries,
         blob_bytes=len(blob),
         # Provenance, the same wherever the model and OUT/ are: the file name only.
-        source=Path(model.source).name,  # printed inside /* comments */ through | comment
+        source=cnames.comment(Path(model.source).name),  # printed inside /* comments */
         model_sha256=_file_sha256(model.source),
         hlfgen_version=__version__,
     )

@@ -10,6 +10,7 @@ value up to max_seq_len), the batch axis the build's batch size.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ from onnx import helper, numpy_helper
 
 from . import ops, qonnx, validate
 from . import weights as W
-from .cnames import RESERVED_NAMES, model_name  # noqa: F401  (C names live in cnames.py)
-from .cnames import identifier as c_identifier  # noqa: F401
 from .errors import HlfgenError
 from .ops.shape_ops import fmt as _fmt
 from .ir import (
@@ -62,6 +61,30 @@ KNOWN_ATTRS = {
 }
 
 ONNX_DTYPES = ONNX_TO_DTYPE
+
+
+# Names that would clash with system libraries (lib<name>.a), C keywords, or
+# standard headers (<name>.h would hide <time.h>, <math.h>, ...).
+RESERVED_NAMES = {
+    "m", "c", "dl", "rt", "pthread", "main", "model", "int", "float", "void", "static", "const",
+    "assert", "complex", "ctype", "errno", "fenv", "inttypes", "iso646", "limits", "locale", "math",
+    "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio",
+    "stdlib", "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype",
+}
+
+
+def c_identifier(text: str) -> str:
+    """A C identifier made from a file name or tensor name."""
+    ident = re.sub(r"[^0-9A-Za-z_]", "_", text)
+    if not ident or ident[0].isdigit():
+        ident = "m_" + ident
+    return ident
+
+
+def model_name(path) -> str:
+    """Default model name: a C identifier from the file name, never a reserved one."""
+    ident = c_identifier(Path(path).name.split(".")[0])
+    return ident + "_model" if ident in RESERVED_NAMES or ident.startswith("hlf_") else ident
 
 
 def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
