@@ -108,6 +108,8 @@ def test_valid_models(target, cases, tmp_path):
 
     rng = np.random.default_rng([SEED, cases[0], 99])
     batch, T = int(rng.integers(1, 4)), int(rng.integers(1, 7))
+    batch = int(os.environ.get("HLF_FUZZ_BATCH", batch))  # the replay command pins the group's batch and T
+    T = int(os.environ.get("HLF_FUZZ_T", T))
     model, info = gen.group_model(SEED, cases, batch)
     path = tmp_path / "fuzz.onnx"
     onnx.save(model, str(path))
@@ -122,7 +124,9 @@ def test_valid_models(target, cases, tmp_path):
         ci = int(name[1:].split("_")[0])
         got = outputs.get(name)
         why = "missing" if got is None else _mismatch(got, exp)
-        if why is None:
+        # onnxruntime returns NaN for some activation parameters where the spec's value is finite
+        # (seen: a GRU with HLF W routed through a Transpose, seed 94891143 case 45); numpy is the oracle then.
+        if why is None and np.isfinite(ort[name]).all():
             why = _mismatch(got, ort[name])
             why = None if why is None else f"vs onnxruntime: {why}"
         if why:
@@ -130,7 +134,8 @@ def test_valid_models(target, cases, tmp_path):
             failures.append(f"case {ci} ({c['kind']} {c['direction']} layout {c['layout']} H={c['hidden']} "
                             f"I={c['input_size']} W={c['weights'].label()} R={c['r_weights'].label()}): {name}: {why}")
     assert not failures, (f"{len(failures)} output(s) wrong (batch {batch}, T {T}, {target}):\n" + "\n".join(failures)
-                          + "\nreplay: " + _replay(sorted({int(f.split()[1]) for f in failures})))
+                          + f"\nreplay: HLF_FUZZ_BATCH={batch} HLF_FUZZ_T={T} "
+                          + _replay(sorted({int(f.split()[1]) for f in failures})))
 
 
 # ---------------------------------------------------------------- bad inputs
