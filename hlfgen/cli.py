@@ -223,6 +223,10 @@ def cmd_inspect(args) -> int:
     from .inspect import inspect_model, format_inspection
 
     info = inspect_model(args.model)
+    if info["layers"]:
+        from .inspect import weight_storage
+
+        info["storage_fp32"] = weight_storage(args.model, args.target or "host")
     if args.quantize:
         from .inspect import format_storage, storage
 

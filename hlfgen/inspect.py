@@ -114,6 +114,22 @@ def inspect_model(path) -> dict:
     }
 
 
+def weight_storage(path, target: str = "host") -> dict:
+    """The fp32 build's weight bytes (NAME_WEIGHT_BYTES of the generated header) next to Eq. 4's
+    figure: 4 bytes per parameter of the recurrent matrices plus the other stored floats (biases,
+    peepholes) exactly as the build stores them."""
+    from .lower import lower
+    from .pack import panel_rows
+
+    prog = lower(read_model(path, max_seq_len=1), panel_rows(target), target=target)
+    params = sum(describe_matrix(mat, layer.gates)["params"]
+                 for layer in prog.model.layers for mats in (layer.W, layer.R) for mat in mats)
+    matrix_bytes = sum(m["bytes"] for m in prog.matrices)
+    eq4 = 4 * params + (prog.weight_bytes - matrix_bytes)
+    return {"target": target, "weight_bytes": prog.weight_bytes, "eq4_bytes": eq4,
+            "ratio": prog.weight_bytes / eq4 if eq4 else 1.0}
+
+
 def format_inspection(info: dict) -> str:
     lines = []
     for i, layer in enumerate(info["layers"]):
@@ -132,6 +148,10 @@ def format_inspection(info: dict) -> str:
     t = info["total"]
     lines.append(f"total: {t['params']} parameters for {t['dense_params']} dense: "
                  f"compression {t['compression']:.2f} (Eq. 4), operation reduction {t['op_reduction']:.2f} (Eq. 5)")
+    if "storage_fp32" in info:
+        w = info["storage_fp32"]
+        lines.append(f"weights: {w['weight_bytes']} bytes packed (NAME_WEIGHT_BYTES, --target {w['target']}); "
+                     f"Eq. 4 x 4 bytes + biases: {w['eq4_bytes']} ({w['ratio']:.3f}x)")
     return "\n".join(lines)
 
 

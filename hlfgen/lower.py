@@ -548,7 +548,7 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
         if isinstance(mat, FactoredMatrix):
             _lower_factored(prog, node, key, syms[key], mat)
             continue
-        if mat.ndim == 3:  # groups (Conv, f32 GEMM): each packed on its own, stride HLF_PACKED_SIZE(m, k)
+        if mat.ndim == 3:  # groups (Conv, f32 GEMM): each packed on its own, stride HLF_F32_PACKED_SIZE(m, k) = m*k
             data = np.concatenate([pack.pack_panels(g, prog.nr) for g in mat])
             prog.weights.append(WeightArray(syms[key], data, f"{node.node}: {key} ({mat.shape[0]} groups of "
                                                              f"{mat.shape[1]}x{mat.shape[2]}, packed)"))

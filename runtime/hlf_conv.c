@@ -86,7 +86,7 @@ void hlf_conv_f32(const hlf_window *w, size_t batch, size_t groups, size_t cin_p
     const size_t mg = cout_per_group;
     const size_t in_plane = (size_t)w->in[0] * (size_t)w->in[1];
     const size_t positions = (size_t)w->out[0] * (size_t)w->out[1];
-    const size_t group_w = HLF_PACKED_SIZE(mg, k);
+    const size_t group_w = HLF_F32_PACKED_SIZE(mg, k);
     float *cols = scratch;                          /* HLF_CONV_CHUNK x k */
     float *res = scratch + HLF_CONV_CHUNK * k;      /* HLF_CONV_CHUNK x mg */
     for (size_t n = 0; n < batch; n++) {

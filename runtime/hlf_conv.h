@@ -63,7 +63,7 @@ int hlf_window_init(hlf_window *w, int auto_pad, int ceil_mode, const long *pads
  *   y[n, g*Mg + m, p] = bias[g*Mg + m] + sum_{c, tap} W[g*Mg + m, c, tap] * x[n, g*Cg + c, p*stride + tap*dilation - pad]
  * x: [batch, groups*Cg, in...]; y: [batch, groups*Mg, out...].
  * w_packed: per group the Mg x (Cg * kh * kw) matrix packed in HLF_NR-row
- * panels (hlfgen/pack.py), groups one after the other (HLF_PACKED_SIZE each).
+ * panels (hlfgen/pack.py), groups one after the other (HLF_F32_PACKED_SIZE each).
  * bias: groups*Mg floats or NULL.  scratch: HLF_CONV_SCRATCH(Cg, kh*kw, Mg) floats.
  */
 void hlf_conv_f32(const hlf_window *w, size_t batch, size_t groups, size_t cin_per_group, size_t cout_per_group,

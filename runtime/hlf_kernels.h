@@ -3,9 +3,10 @@
  *
  * Every weight matrix is packed at build time (hlfgen/pack.py) into panels of
  * HLF_NR rows: panel p holds, for column j = 0..n-1, the HLF_NR weights
- * A[p*HLF_NR + r][j] (r = 0..HLF_NR-1) next to each other, rows past m
- * zero-padded.  The kernel streams one panel column at a time and updates
- * HLF_NR outputs with one vector multiply-accumulate (XNNPACK's "1xNR" GEMV
+ * A[p*HLF_NR + r][j] (r = 0..HLF_NR-1) next to each other.  The last
+ * m % HLF_NR rows, if any, form one short panel laid out the same way with
+ * m % HLF_NR floats per column, so nothing is padded.  The kernel streams
+ * one panel column at a time and updates HLF_NR outputs with one vector multiply-accumulate (XNNPACK's "1xNR" GEMV
  * layout): no horizontal reductions, so it vectorizes without -ffast-math.
  *
  * Which implementation is linked is chosen by the build (CMake HLF_KERNELS):
@@ -39,7 +40,15 @@ extern "C" {
 #define HLF_ALIGNED(n)
 #endif
 
-/* Number of floats of a packed m x n matrix. */
+/*
+ * Floats of a packed fp32 m x n matrix: m / HLF_NR full panels, then the last
+ * r = m % HLF_NR rows as one short panel with r floats per column (no zero
+ * rows: hlfgen/pack.py).
+ */
+#define HLF_F32_PACKED_SIZE(m, n) ((m) * (n))
+
+/* Elements of a zero-padded panel layout (the last panel HLF_NR rows wide, rows
+ * past m zero): what the fp16 / int8 kernels of hlf_qkernels.h read. */
 #define HLF_PACKED_SIZE(m, n) ((((m) + HLF_NR - 1) / HLF_NR) * HLF_NR * (n))
 
 /*

@@ -64,6 +64,54 @@ typedef float hlf_vec __attribute__((vector_size(HLF_VW * sizeof(float))));
         }                                                               \
     } while (0)
 
+/* Four floats: one SSE / NEON register, the unit of the short panel's rows. */
+typedef float hlf_vec4 __attribute__((vector_size(4 * sizeof(float))));
 #endif /* __GNUC__ || __clang__ */
+
+/*
+ * y[0:r] += A . x[0:n] for the short last panel of a packed matrix (r rows,
+ * column j at a + j*r, hlf_kernels.h).  Rows four at a time (one 4-float
+ * vector per column, four columns in flight), the last 0-3 one at a time
+ * with four partial sums.  Never reads past a[r*n - 1] or x[n - 1].
+ */
+static inline void hlf_gemv_short_panel(size_t r, size_t n, const float *HLF_RESTRICT a,
+                                        const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    size_t i = 0;
+#ifdef HLF_HAVE_VEC
+    for (; i + 4 <= r; i += 4) {
+        hlf_vec4 acc[4] = {{0}, {0}, {0}, {0}};
+        size_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            for (int c = 0; c < 4; c++) {
+                hlf_vec4 w;
+                memcpy(&w, a + (j + (size_t)c) * r + i, sizeof w);
+                acc[c] += w * x[j + (size_t)c];
+            }
+        }
+        for (; j < n; j++) {
+            hlf_vec4 w;
+            memcpy(&w, a + j * r + i, sizeof w);
+            acc[0] += w * x[j];
+        }
+        const hlf_vec4 sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (int k = 0; k < 4; k++) {
+            y[i + (size_t)k] += sum[k];
+        }
+    }
+#endif
+    for (; i < r; i++) {
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        size_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            for (int c = 0; c < 4; c++) {
+                s[c] += a[(j + (size_t)c) * r + i] * x[j + (size_t)c];
+            }
+        }
+        for (; j < n; j++) {
+            s[0] += a[j * r + i] * x[j];
+        }
+        y[i] += (s[0] + s[1]) + (s[2] + s[3]);
+    }
+}
 
 #endif /* HLF_VEC_H */

@@ -67,39 +67,46 @@ OP_GEMV, OP_GEMM, OP_SIGMOID, OP_TANH = 0, 1, 2, 3
 # --------------------------------------------------------------------------
 
 def pack_panels(a: np.ndarray, nr: int = NR) -> np.ndarray:
-    """Panel p holds, column after column, the nr weights A[p*nr + r][j]
-    (r = 0..nr-1); rows past m are zero.  Returns HLF_PACKED_SIZE(m, n) floats."""
+    """Panel p holds, column after column, the weights A[p*nr + r][j] of its rows;
+    the last panel has only the m - p*nr rows left (no padding).  Returns m*n floats."""
     m, n = a.shape
-    panels = -(-m // nr)
-    padded = np.zeros((panels * nr, n), dtype=np.float32)
-    padded[:m] = a
-    # [panel, row-in-panel, column] -> [panel, column, row-in-panel]
-    return padded.reshape(panels, nr, n).transpose(0, 2, 1).reshape(-1).copy()
+    return np.concatenate([a[p0: p0 + nr].T.reshape(-1) for p0 in range(0, m, nr)]).astype(np.float32)
 
 
 def unpack_panels(packed: np.ndarray, m: int, n: int, nr: int = NR) -> np.ndarray:
-    panels = -(-m // nr)
-    return packed.reshape(panels, n, nr).transpose(0, 2, 1).reshape(panels * nr, n)[:m]
+    rows, pos = [], 0
+    for p0 in range(0, m, nr):
+        r = min(nr, m - p0)
+        rows.append(packed[pos: pos + r * n].reshape(n, r).T)
+        pos += r * n
+    return np.concatenate(rows)
 
 
 def packed_size(m: int, n: int, nr: int = NR) -> int:
-    return -(-m // nr) * nr * n
+    return m * n
 
 
 def test_pack_panels_layout():
+    from hlfgen import pack
+
     rng = np.random.default_rng(0)
-    for m, n in [(1, 1), (3, 5), (8, 4), (9, 3), (17, 2), (24, 7)]:
-        a = rng.standard_normal((m, n)).astype(np.float32)
-        p = pack_panels(a)
-        assert p.shape == (packed_size(m, n),)
-        # Element (i, j) sits at panel i // 8, column j, row i % 8.
-        for i in range(m):
-            for j in range(n):
-                assert p[(i // NR) * NR * n + j * NR + i % NR] == a[i, j]
-        # Padding rows are zero and unpacking restores A.
-        assert np.array_equal(unpack_panels(p, m, n), a)
-        full = unpack_panels(p, -(-m // NR) * NR, n)
-        assert not full[m:].any()
+    for nr in (NR, 16):
+        for m, n in [(1, 1), (3, 5), (8, 4), (9, 3), (17, 2), (24, 7), (37, 5)]:
+            a = rng.standard_normal((m, n)).astype(np.float32)
+            p = pack_panels(a, nr)
+            assert p.shape == (packed_size(m, n),)
+            # Element (i, j): full panels at panel i // nr, column j, row i % nr;
+            # the last m % nr rows in a short panel of that many rows per column.
+            full = m - m % nr
+            for i in range(m):
+                for j in range(n):
+                    at = (i // nr) * nr * n + j * nr + i % nr if i < full else full * n + j * (m - full) + i - full
+                    assert p[at] == a[i, j]
+            assert np.array_equal(unpack_panels(p, m, n, nr), a)
+            # hlfgen's packer writes the same layout, and round-trips.
+            assert np.array_equal(pack.pack_panels(a, nr), p)
+            assert np.array_equal(pack.unpack_panels(p, m, n, nr), a)
+            assert pack.packed_size(m, n, nr) == p.size
 
 
 # --------------------------------------------------------------------------

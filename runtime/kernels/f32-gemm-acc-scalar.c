@@ -18,9 +18,10 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
                       float *HLF_RESTRICT y, size_t ldy) {
     /* Panel-outer order: one panel (HLF_NR x n weights) stays in cache while
      * every vector passes over it, so the weights come from memory once. */
-    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    const size_t full = m - m % HLF_NR; /* rows in full panels; the rest: the short panel */
+    for (size_t row0 = 0; row0 < full; row0 += HLF_NR) {
         const float *panel = a_packed + row0 * n;
-        const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
+        const size_t rows = HLF_NR;
         size_t v0 = 0;
         for (; v0 + VECS <= nv; v0 += VECS) {
             const float *xv = x + v0 * ldx;
@@ -54,6 +55,9 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
         for (; v0 < nv; v0++) { /* remaining vectors: this panel's rows one vector at a time */
             hlf_f32_gemv_acc(rows, n, panel, x + v0 * ldx, y + v0 * ldy + row0);
         }
+    }
+    for (size_t v = 0; full < m && v < nv; v++) { /* the short panel, one vector at a time */
+        hlf_gemv_short_panel(m - full, n, a_packed + full * n, x + v * ldx, y + v * ldy + full);
     }
 }
 #else

@@ -20,9 +20,9 @@
  *   clang 14, same flags:         0.421 instructions/MAC (0.359 without PRFM)
  *
  * Tails: columns n % 16 are done 4 at a time (one q-register of x), then one
- * at a time (vld1q_dup_f32), so x is never read past x[n-1].  The last panel
- * may hold fewer than 8 valid rows (zero-padded weights): it is computed in
- * full but only the valid rows of y are read and written.
+ * at a time (vld1q_dup_f32), so x is never read past x[n-1].  The last
+ * m % 8 rows are one short panel packed without padding (hlf_kernels.h):
+ * gemv_short_panel, for the GEMV and for each vector of the GEMM.
  *
  * GEMM: four vectors share each load of the weights (8 accumulators: 4
  * vectors x 2 q-registers), so the weights are streamed once per 4 vectors;
@@ -214,15 +214,60 @@ static HLF_ALWAYS_INLINE void gemv_panel(size_t n, const float *HLF_RESTRICT w,
     *hi = vaddq_f32(vaddq_f32(acc0h, acc1h), vaddq_f32(acc2h, acc3h));
 }
 
+/*
+ * y[0:r] += the short last panel (r = 1..7 rows, column j at w + j*r) times
+ * x: rows 0-3 as one q-register per column when r >= 4 (four columns in
+ * flight), the remaining rows one at a time with four partial sums.  Reads
+ * exactly r*n weights and n x values.
+ */
+static void gemv_short_panel(size_t r, size_t n, const float *HLF_RESTRICT w,
+                             const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
+    size_t i = 0;
+    if (r >= 4) {
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
+        float32x4_t a2 = vdupq_n_f32(0.0f), a3 = vdupq_n_f32(0.0f);
+        size_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            const float32x4_t xq = vld1q_f32(x + j);
+            a0 = vfmaq_laneq_f32(a0, vld1q_f32(w + j * r), xq, 0);
+            a1 = vfmaq_laneq_f32(a1, vld1q_f32(w + (j + 1) * r), xq, 1);
+            a2 = vfmaq_laneq_f32(a2, vld1q_f32(w + (j + 2) * r), xq, 2);
+            a3 = vfmaq_laneq_f32(a3, vld1q_f32(w + (j + 3) * r), xq, 3);
+        }
+        for (; j < n; j++) {
+            a0 = vfmaq_n_f32(a0, vld1q_f32(w + j * r), x[j]);
+        }
+        vst1q_f32(y, vaddq_f32(vld1q_f32(y), vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3))));
+        i = 4;
+    }
+    for (; i < r; i++) {
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        size_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            s0 += w[j * r + i] * x[j];
+            s1 += w[(j + 1) * r + i] * x[j + 1];
+            s2 += w[(j + 2) * r + i] * x[j + 2];
+            s3 += w[(j + 3) * r + i] * x[j + 3];
+        }
+        for (; j < n; j++) {
+            s0 += w[j * r + i] * x[j];
+        }
+        y[i] += (s0 + s1) + (s2 + s3);
+    }
+}
+
 void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a_packed,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
     /* One pass over x per panel of 8 rows; the panel stride is n columns. */
-    for (size_t i = 0; i < m; i += HLF_NR) {
-        const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
+    const size_t full = m - m % HLF_NR;
+    for (size_t i = 0; i < full; i += HLF_NR) {
         float32x4_t lo, hi;
         gemv_panel(n, a_packed, x, &lo, &hi);
-        store_panel_acc(mr, lo, hi, y + i);
+        store_panel_acc(HLF_NR, lo, hi, y + i);
         a_packed += n * HLF_NR;
+    }
+    if (full < m) {
+        gemv_short_panel(m - full, n, a_packed, x, y + full);
     }
 }
 
@@ -324,8 +369,9 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
     /* Panels outside, groups of up to 4 vectors inside: a panel (8 x n
      * weights) stays in L1/L2 while every vector passes over it, so the
      * weights come from memory once per call. */
-    for (size_t i = 0; i < m; i += HLF_NR) {
-        const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
+    const size_t full = m - m % HLF_NR;
+    for (size_t i = 0; i < full; i += HLF_NR) {
+        const size_t mr = HLF_NR;
         const float *w = a_packed + (i / HLF_NR) * panel_floats;
         for (size_t v = 0; v < nv; v += 4) {
             const size_t nvr = nv - v < 4 ? nv - v : 4;
@@ -349,5 +395,8 @@ void hlf_f32_gemm_acc(size_t nv, size_t m, size_t n,
             float *y3 = nvr > 3 ? yv + 3 * ldy : y2;
             gemm_panel_4v(nvr, mr, n, w, x0, x1, x2, x3, y0, y1, y2, y3);
         }
+    }
+    for (size_t v = 0; full < m && v < nv; v++) { /* the short panel, one vector at a time */
+        gemv_short_panel(m - full, n, a_packed + full * n, x + v * ldx, y + v * ldy + full);
     }
 }

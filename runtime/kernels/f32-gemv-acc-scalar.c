@@ -6,7 +6,9 @@
  * clang a panel column is HLF_VPP native vectors (hlf_vec.h); elsewhere
  * plain loops.  COLS columns are consumed per iteration into independent
  * accumulators (COLS x HLF_VPP of them, 8 in all) to hide the multiply-add
- * latency without running out of the 16 vector registers of SSE/AVX.
+ * latency without running out of the 16 vector registers of SSE/AVX.  The
+ * short last panel (m % HLF_NR rows, packed compactly) goes through
+ * hlf_gemv_short_panel (hlf_vec.h).
  */
 #include "hlf_vec.h"
 
@@ -16,7 +18,8 @@
 
 void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
-    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    const size_t full = m - m % HLF_NR; /* rows in full panels; the rest: the short panel */
+    for (size_t row0 = 0; row0 < full; row0 += HLF_NR) {
         hlf_vec acc[COLS][HLF_VPP];
         for (int c = 0; c < COLS; c++) {
             for (int v = 0; v < HLF_VPP; v++) {
@@ -55,15 +58,17 @@ void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a,
                 sum[v] += acc[c][v];
             }
         }
-        /* The last panel may hold fewer than HLF_NR real rows. */
-        const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
-        HLF_ADD_PANEL(y + row0, sum, rows);
+        HLF_ADD_PANEL(y + row0, sum, HLF_NR);
+    }
+    if (full < m) {
+        hlf_gemv_short_panel(m - full, n, a, x, y + full);
     }
 }
 #else
 void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
-    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    const size_t full = m - m % HLF_NR;
+    for (size_t row0 = 0; row0 < full; row0 += HLF_NR) {
         float acc[HLF_NR] = {0};
         for (size_t j = 0; j < n; j++) {
             for (int r = 0; r < HLF_NR; r++) {
@@ -71,10 +76,12 @@ void hlf_f32_gemv_acc(size_t m, size_t n, const float *HLF_RESTRICT a,
             }
             a += HLF_NR;
         }
-        const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
-        for (size_t r = 0; r < rows; r++) {
+        for (size_t r = 0; r < HLF_NR; r++) {
             y[row0 + r] += acc[r];
         }
+    }
+    if (full < m) {
+        hlf_gemv_short_panel(m - full, n, a, x, y + full);
     }
 }
 #endif

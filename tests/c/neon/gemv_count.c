@@ -33,14 +33,14 @@ int main(int argc, char **argv) {
     unsigned seed = 12345u;
 
     /* Packed weights 64-byte aligned, as a generated model stores them. */
-    float *a_mem = malloc(HLF_PACKED_SIZE(m, n) * sizeof(float) + 64);
+    float *a_mem = malloc(HLF_F32_PACKED_SIZE(m, n) * sizeof(float) + 64);
     float *a = a_mem ? (float *)(((uintptr_t)a_mem + 63) & ~(uintptr_t)63) : NULL;
     float *x = malloc(nvec * n * sizeof(float));
     float *y = calloc(nvec * m, sizeof(float));
     if (a == NULL || x == NULL || y == NULL) {
         return 1;
     }
-    for (size_t i = 0; i < HLF_PACKED_SIZE(m, n); i++) {
+    for (size_t i = 0; i < HLF_F32_PACKED_SIZE(m, n); i++) {
         a[i] = next_float(&seed);
     }
     for (size_t i = 0; i < nvec * n; i++) {

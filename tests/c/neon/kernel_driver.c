@@ -7,7 +7,7 @@
  * IN is a sequence of records, all little-endian:
  *   int32 header[8] = {op, nv, m, n, ldx, ldy, ny, 0}
  *   op 0 (gemv) / 1 (gemm):
- *     float a[HLF_PACKED_SIZE(m, n)]    packed weights
+ *     float a[HLF_F32_PACKED_SIZE(m, n)]    packed weights
  *     float x[(nv - 1) * ldx + n]       input vectors
  *     float y[ny]                       initial outputs (ny may exceed the
  *                                       (nv - 1) * ldy + m the kernel owns: the
@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
         const size_t ldx = (size_t)h[4], ldy = (size_t)h[5], ny = (size_t)h[6];
 
         if (op == OP_GEMV || op == OP_GEMM) {
-            const size_t na = HLF_PACKED_SIZE(m, n);
+            const size_t na = HLF_F32_PACKED_SIZE(m, n);
             const size_t nx = (nv - 1) * ldx + n;
             const size_t need = (na + nx + ny) * sizeof(float);
             float *y = malloc(ny * sizeof(float) + 1);
