@@ -53,6 +53,8 @@ def generate(
     sparse: str = "auto",
     weights: str = "auto",
     quantize: str = "none",
+    dims: dict[str, int] | None = None,
+    max_dims: dict[str, int] | None = None,
 ) -> Generated:
     """`hlfgen build`: read, lower and render the model into out_dir.
 
@@ -68,7 +70,7 @@ def generate(
     if name is not None and not usable_model_name(name):
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     out_dir = _usable_out_dir(out_dir)
-    model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, name=name)
+    model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, dims=dims, max_dims=max_dims, name=name)
     prog = lower(model, panel_rows(target), sparse=sparse, target=target, quantize=quantize)
     validate.check_program(prog)  # absurd sizes: refuse with the figure before writing anything
     out_dir.parent.mkdir(parents=True, exist_ok=True)

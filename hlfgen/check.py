@@ -30,8 +30,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from . import dims as D
 from . import quant
-
 from .build import compile_out, generate, run_runner
 from .cnames import output_stems
 from .errors import HlfgenError
@@ -77,12 +77,19 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def random_inputs(model: Model, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded random inputs for every graph input (T = seq_len)."""
+def run_dims(model: Model, seq_len: int, dims: dict[str, int] | None = None) -> dict[str, int]:
+    """Values of the run-time dimensions: the sequence symbol at seq_len, others from dims (else min(max, seq_len))."""
+    dims = dims or {}
+    return {d.name: dims.get(d.name, seq_len if d.name == model.seq_symbol else min(d.max, seq_len)) for d in model.dims}
+
+
+def random_inputs(model: Model, seq_len: int, seed: int = 0, dims: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Seeded random inputs for every graph input (T = seq_len; other run-time dimensions: run_dims)."""
     rng = np.random.default_rng(seed)
+    env = run_dims(model, seq_len, dims)
     feeds = {}
     for t in model.inputs:
-        shape = tuple(-d * seq_len if d < 0 else d for d in t.shape)
+        shape = tuple(D.evaluate(d, env) for d in t.shape)
         if t.dtype in ("int32", "int64") and isinstance(t.int_range, tuple):  # e.g. token ids
             feeds[t.name] = rng.integers(t.int_range[0], t.int_range[1], size=shape).astype(t.dtype)
         elif t.dtype in ("int32", "int64"):  # sequence_lens: lengths in 1..T, one entry full length
@@ -227,21 +234,28 @@ def check(
     sparse: str = "auto",
     weights: str = "auto",
     quantize: str = "none",
+    dims: dict[str, int] | None = None,
+    max_dims: dict[str, int] | None = None,
 ) -> CheckReport:
     """Build model_path for target, run it on seeded random (or given) inputs, compare with the oracle.
 
     quantize: a --quantize build, compared with the fp32 model within the quantization's tolerance.
+    dims: symbols fixed at build time (hlfgen build --dim); max_dims: run-time symbols' maxima (the
+    random inputs use them as the values; the sequence symbol takes seq_len).
     """
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="hlfgen-check-")) if own else Path(work_dir)
+    max_dims = dict(max_dims or {})
     try:
         if inputs is not None:
-            seq_len = seq_len or _seq_len_of(model_path, inputs, batch)
+            seq_len, given = _dims_of(model_path, inputs, batch, dims, max_dims)
+            seq_len = seq_len or DEFAULT_SEQ_LEN
+            max_dims = {**given, **max_dims}
         if seq_len is None:  # a model with a static sequence length runs at that length (onnxruntime insists)
-            seq_len = read_model(model_path, batch=batch).static_seq_len or DEFAULT_SEQ_LEN
+            seq_len = read_model(model_path, batch=batch, dims=dims, max_dims=max_dims).static_seq_len or DEFAULT_SEQ_LEN
         gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse,
-                       weights=weights, quantize=quantize)
-        feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed)
+                       weights=weights, quantize=quantize, dims=dims, max_dims=max_dims)
+        feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed, max_dims)
         expected, oracle = oracle_outputs(model_path, feeds)
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)
         outputs, _ = run_runner(exe, feeds, target=target, work_dir=work / "run", stream=stream, runner_spec=runner)
@@ -259,14 +273,18 @@ def check(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _seq_len_of(model_path, inputs, batch) -> int | None:
-    """T of user-given inputs: read from the first input with a sequence axis."""
+def _dims_of(model_path, inputs, batch, dims, max_dims) -> tuple[int | None, dict[str, int]]:
+    """The run-time dimensions of user-given inputs: (sequence length or None, other symbols' values)."""
     from .reader import read_model
 
-    model = read_model(model_path, batch=batch, max_seq_len=1)
+    model = read_model(model_path, batch=batch, dims=dims, max_dims=max_dims)
+    found: dict[str, int] = {}
     for t in model.inputs:
         if t.name in inputs:
+            shape = np.asarray(inputs[t.name]).shape
             for axis, d in enumerate(t.shape):
-                if d < 0:
-                    return int(np.asarray(inputs[t.name]).shape[axis]) // -d
-    return None
+                lin = D.linear_in(d)
+                if lin is not None and axis < len(shape):
+                    found.setdefault(lin[1], int(shape[axis]) // lin[0])
+    seq = found.pop(model.seq_symbol, None) if model.seq_symbol else None
+    return seq, {k: max(v, 1) for k, v in found.items()}

@@ -36,6 +36,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _dim(text: str) -> tuple[str, int]:
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=N")
+    return name, _positive(value)
+
+
+DIM_HELP = "fix the symbolic dimension NAME (a dim_param, or INPUT:AXIS) to N at build time (repeatable)"
+MAX_DIM_HELP = "keep NAME a run-time dimension, 1..N (memory planned for N; repeatable)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hlfgen", description="Compile ONNX LSTM/GRU/RNN models with HLF-factored weights to C.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -47,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--target", default="host", choices=TARGETS, help=TARGET_HELP)
     b.add_argument("--batch", type=_positive, help="batch size (default: the model's static value, else 1)")
     b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
+    b.add_argument("--dim", type=_dim, action="append", default=[], metavar="NAME=N", help=DIM_HELP)
+    b.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N", help=MAX_DIM_HELP)
     b.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     b.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
     b.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
@@ -57,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--seq-len", type=_positive, help="sequence length of the random inputs (default: the model's static one, else 16)")
     c.add_argument("--batch", type=_positive)
+    c.add_argument("--dim", type=_dim, action="append", default=[], metavar="NAME=N", help=DIM_HELP)
+    c.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N",
+                   help="keep NAME a run-time dimension, 1..N; the random inputs use N")
     c.add_argument("--compiler", default="gcc", choices=COMPILERS)
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
     c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
@@ -74,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--stream", action="store_true", help="feed one step at a time through the streaming API")
     r.add_argument("--batch", type=_positive)
     r.add_argument("--max-seq-len", type=_positive)
+    r.add_argument("--dim", type=_dim, action="append", default=[], metavar="NAME=N", help=DIM_HELP)
+    r.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N", help=MAX_DIM_HELP)
     r.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     r.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
     r.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
@@ -159,10 +177,15 @@ def cmd_build(args) -> int:
     from .lower import work_bytes
 
     gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                   sparse=args.sparse, weights=args.weights, quantize=args.quantize)
+                   sparse=args.sparse, weights=args.weights, quantize=args.quantize,
+                   dims=dict(args.dim), max_dims=dict(args.max_dim))
     m = gen.model
     p = gen.program
+    for note in m.notes:
+        print(f"  {note}")
     print(f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})")
+    if m.dims:
+        print("  run-time dimensions: " + ", ".join(f"{d.name} 1..{d.max}" for d in m.dims))
     where = f"{m.name}_weights.bin" if weights_format(p, args.weights) == "bin" else f"{m.name}_weights.h"
     print(f"  weights {p.weight_bytes} bytes ({where}), working memory {work_bytes(p)} bytes")
     for ch in p.sparse_choices:
@@ -178,7 +201,8 @@ def cmd_check(args) -> int:
 
     report = check(args.model, target=args.target, seed=args.seed, seq_len=args.seq_len, batch=args.batch,
                    compiler=args.compiler, runner=args.runner, stream=args.stream, sparse=args.sparse,
-                   weights=args.weights, quantize=args.quantize)
+                   weights=args.weights, quantize=args.quantize,
+                   dims=dict(args.dim), max_dims=dict(args.max_dim))
     print(report.format())
     return 0 if report.ok else 1
 
@@ -203,7 +227,8 @@ def cmd_run(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="hlfgen-run-"))
     try:
         gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                       sparse=args.sparse, weights=args.weights, quantize=args.quantize)
+                       sparse=args.sparse, weights=args.weights, quantize=args.quantize,
+                   dims=dict(args.dim), max_dims=dict(args.max_dim))
         exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
         outputs, mean_us = run_runner(exe, feeds, target=args.target, work_dir=work / "run", repeat=args.repeat,
                                       stream=args.stream, runner_spec=args.runner)

@@ -26,7 +26,8 @@ import numpy as np
 from . import __version__, cnames, config, namespace, resources
 from .config import C_DTYPES, WEIGHT_FORMATS
 from .ir import RecurrentLayer
-from .lower import Program, c_dim, max_elems, work_bytes
+from . import dims as D
+from .lower import Program, max_elems, work_bytes
 
 BIN_THRESHOLD = 1 << 20  # bytes of weights from which `auto` links a binary blob
 BLOB_ALIGN = config.ALIGN_BYTES  # every array of the blob starts on a cache line (as HLF_ALIGNED(64) in C)
@@ -102,12 +103,58 @@ def _env() -> jinja2.Environment:
     env.filters["cfloat"] = _c_float
     env.filters["carray"] = _c_array
     env.filters["cint_array"] = lambda vs: _c_array(vs, 16, lambda v: str(int(v)))
-    env.filters["cdim"] = c_dim
     env.filters["ident"] = cnames.identifier
     env.filters["comment"] = cnames.comment  # any name or text inside /* ... */ (hlfgen/cnames.py)
     env.filters["cstr"] = cnames.c_string  # a name as a C string literal, quotes included
     env.filters["act"] = lambda a: a.name.lower()
     return env
+
+
+def dim_printers(model) -> dict:
+    """Functions the templates use to print extents (dims.Dim or int) for this model."""
+    cname = {d.name: d.c_name for d in model.dims}
+    index = {d.name: i for i, d in enumerate(model.dims)}
+    NAME = model.name.upper()
+    seq = model.seq_symbol
+
+    def cdim(d) -> str:  # C expression in the generated functions (locals d_<c_name>)
+        text = D.c_expr(d, lambda s: f"d_{cname[s]}")
+        return text if isinstance(d, int) or D.as_symbol(d) else f"({text})"
+
+    def size_expr(shape) -> str:  # a SIZE macro's body: parameter T (seq-only models) or dims
+        if model.seq_only:
+            name = lambda s: "(T)"  # noqa: E731
+        else:
+            name = lambda s: f"(dims)[{NAME}_DIM_{cname[s].upper()}]"  # noqa: E731
+        return "((size_t)(" + ") * (size_t)(".join(D.c_expr(d, name) for d in shape) + "))" if shape else "((size_t)1)"
+
+    def desc_dims(shape) -> tuple[str, str]:  # the runner's dims[] and sym[] of one tensor
+        dims, syms = [], []
+        for d in shape:
+            lin = D.linear_in(d)
+            if isinstance(d, int):
+                dims.append(str(d)), syms.append("0")
+            elif lin is not None:
+                dims.append(str(-lin[0])), syms.append(str(index[lin[1]]))
+            else:
+                dims.append("HLF_DIM_EXPR"), syms.append("0")
+        return ", ".join(dims) or "0", ", ".join(syms) or "0"
+
+    def step_bounds() -> dict:
+        return {**model.max_dims, **({seq: 1} if seq else {})}
+
+    checks = {}
+    for t in model.tensors.values():
+        for d in t.shape:
+            if isinstance(d, D.Dim) and not D.as_symbol(d):
+                checks[str(d)] = d
+    return dict(
+        cdim=cdim, hdim=D.fmt_dim, size_expr=size_expr, desc_dims=desc_dims,
+        max_elems=lambda shape: max_elems(shape, model.max_dims),
+        step_elems=lambda shape: max_elems(shape, step_bounds()),
+        dim_checks=[(cdim(d), D.dmax(d, model.max_dims)) for d in checks.values()],
+        expr_shapes=lambda shape: any(isinstance(d, D.Dim) and D.linear_in(d) is None for d in shape),
+    )
 
 
 def _tensor_ptr(prog: Program, name: str | None) -> str:
@@ -154,6 +201,9 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
     name = model.name
     fmt = weights_format(prog, weights)
     blob, blob_entries = _blob(prog) if fmt == "bin" else (b"", [])
+    printers = dim_printers(model)
+    env.filters["cdim"] = printers["cdim"]
+    env.filters["hdim"] = printers["hdim"]
     ctx = dict(
         prog=prog,
         model=model,
@@ -162,8 +212,8 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         target=target,
         ptr=lambda n: _tensor_ptr(prog, n),
         storage=prog.storage,
-        max_elems=lambda shape: max_elems(shape, model.max_seq_len),
-        step_elems=lambda shape: max_elems(shape, 1),
+        floordiv_macro=D.C_FLOORDIV_MACRO,
+        **printers,
         work_bytes=work_bytes(prog),
         c_dtype=lambda dt: C_DTYPES[dt][0],
         hlf_dtype=lambda dt: C_DTYPES[dt][1],

@@ -6,8 +6,9 @@ either ``Dense`` (rows of a matrix, the A' of the paper) or ``LowRank`` (rows
 ``B·C`` kept factored).  Nothing here multiplies a low-rank segment out,
 except ``FactoredMatrix.dense()`` which tests and ``inspect`` use.
 
-Shapes: a dimension ``d >= 0`` is static; ``d < 0`` stands for ``(-d)*T``
-where T is the sequence length, bound at run time (1 <= T <= max_seq_len).
+Shapes: tuples of extents, each an ``int`` (static) or a ``dims.Dim`` (an
+expression over the run-time symbols of ``Model.dims``, e.g. ``T``,
+``2 * T``, ``(T - 5) // 2 + 1``); hlfgen/dims.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 # Gate order per ONNX operator (how many gates each has), default activations.
 from .config import DEFAULT_ACTIVATIONS, GATES  # noqa: F401
 
-Shape = tuple[int, ...]
+Shape = tuple  # of int | dims.Dim
 
 
 @dataclass
@@ -119,7 +120,7 @@ class RecurrentLayer:
     direction: str  # "forward" | "reverse" | "bidirectional"
     hidden: int
     input_size: int
-    batch: int
+    batch: object  # int (lowering needs it static) or dims.Dim
     layout: int
     W: list[FactoredMatrix]  # per direction, gates*hidden x input_size
     R: list[FactoredMatrix]  # per direction, gates*hidden x hidden
@@ -137,6 +138,7 @@ class RecurrentLayer:
     y: str | None
     y_h: str | None
     y_c: str | None
+    seq: object = 1  # the sequence length: an int (static T) or a dims.Dim
     # int8 weights the model itself gives (onnxruntime's DynamicQuantizeLSTM, hlfgen/qonnx.py): compiled as
     # onnxruntime runs them (hlfgen/qlower.py); {"W"/"R": per direction (int8 [rows, n], fp32 row scales)}
     qweights: dict | None = None
@@ -175,10 +177,20 @@ Op = Union[RecurrentLayer, Node]
 
 
 @dataclass
+class DimSymbol:
+    """A run-time dimension: a symbol whose value each call passes (1..max)."""
+
+    name: str  # as the ONNX file spells it (a dim_param, or INPUT:AXIS)
+    max: int  # the memory plan's bound
+    role: str  # "seq" (a recurrent layer's T), "batch", or ""
+    c_name: str  # C identifier: NAME_DIM_<C_NAME>, the local d_<c_name>
+
+
+@dataclass
 class Model:
     name: str
-    batch: int
-    max_seq_len: int
+    batch: int  # the recurrent layers' batch (static)
+    max_seq_len: int  # the recurrent layers' largest T (the seq symbol's max, or the static T)
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
     ops: list[Op]
@@ -186,7 +198,20 @@ class Model:
     constants: dict[str, np.ndarray] = field(default_factory=dict)  # constant non-weight tensors used by ops
     opset: int = 0
     source: str = ""
-    static_seq_len: int | None = None  # the sequence length the graph's inputs declare, if static
+    static_seq_len: int | None = None  # the recurrent layers' T, if static
+    dims: list[DimSymbol] = field(default_factory=list)  # run-time dimensions, in the C API's order
+    fixed: dict[str, int] = field(default_factory=dict)  # symbols of the graph fixed at build time
+    seq_symbol: str | None = None  # the run-time symbol that is the recurrent layers' T (streaming axis)
+    notes: list[str] = field(default_factory=list)  # what the build chose (printed by `hlfgen build`)
+
+    @property
+    def max_dims(self) -> dict[str, int]:
+        return {d.name: d.max for d in self.dims}
+
+    @property
+    def seq_only(self) -> bool:
+        """The only run-time dimension is the sequence (or there is none): NAME_run(seq_len, ...)."""
+        return all(d.name == self.seq_symbol for d in self.dims)
 
     @property
     def layers(self) -> list[RecurrentLayer]:

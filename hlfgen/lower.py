@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import dims as D
 from . import pack, quant, sparse
 from .ops import batchnorm, stream
 from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
@@ -147,18 +148,9 @@ def _align(n: int) -> int:
     return -(-n // ALIGN_FLOATS) * ALIGN_FLOATS
 
 
-def max_elems(shape, max_t: int) -> int:
-    n = 1
-    for d in shape:
-        n *= -d * max_t if d < 0 else d
-    return n
-
-
-def c_dim(d: int) -> str:
-    """A dimension as a C expression of the run-time T."""
-    if d >= 0:
-        return str(d)
-    return "T" if d == -1 else f"{-d} * T"
+def max_elems(shape, bounds: dict) -> int:
+    """Elements of a tensor at the run-time dimensions' maxima (bounds: symbol -> max)."""
+    return max(0, D.dmax(D.prod(shape), bounds))
 
 
 def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: tuple | None = None) -> str:
@@ -379,7 +371,10 @@ class _MatLowering:
 def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     H, G, B = layer.hidden, layer.gates, layer.batch
     GH = G * H
-    T = prog.model.max_seq_len
+    if not isinstance(B, int):
+        raise HlfgenError(f"the batch axis of X has the run-time extent {B}; recurrent layers need a static "
+                          "batch (--dim or --batch)", layer.node, layer.kind.upper())
+    T = max(1, D.dmax(layer.seq, prog.model.max_dims))
     dirs = []
     proj_rank = rec_rank = max_dense = 0
     qneed: dict[str, int] = {}  # int8: quantized-input buffers (_MatLowering.quantize_input)
@@ -441,7 +436,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
 # ------------------------------------------------------------------ memory plan
 def _plan_memory(prog: Program) -> None:
     model = prog.model
-    T = model.max_seq_len
+    T = model.max_dims
     st = prog.storage
     for i, t in enumerate(model.inputs):
         st[t.name] = TensorStorage(t.name, f"in{i}", "input", index=i, dtype=t.dtype, dims=t.shape)
@@ -470,6 +465,8 @@ def _plan_memory(prog: Program) -> None:
     for s, op in enumerate(model.ops):
         for n in writes(op):
             root = alias.get(n, n)
+            if root in st:  # a view of a graph input or constant: that storage, nothing to place
+                continue
             life.setdefault(root, [s, s])
         for n in reads(op):
             root = alias.get(n, n)
@@ -489,7 +486,7 @@ def _plan_memory(prog: Program) -> None:
                                      dims=model.tensors[root].shape)
             continue
         if model.tensors[root].dtype != "float32":  # the arena is float: an integer tensor has its own buffer
-            c_name = f"b_{len(st)}"
+            c_name = f"b_{len(prog.buffers)}"  # its own counter: unique whatever else is named
             prog.buffers.append((c_name, model.tensors[root].dtype, max_elems(model.tensors[root].shape, T)))
             st[root] = TensorStorage(root, c_name, "buffer", dtype=model.tensors[root].dtype, dims=model.tensors[root].shape)
             continue
@@ -559,7 +556,7 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
     node.attrs["kernel"] = quant.KERNEL[prog.quantize]
     if node.packed and prog.quantize == "int8" and "k" in node.attrs and "rows" in node.attrs and "plan" not in node.attrs:
         # The int8 input rows live in the layer scratch (free between layers): bytes, then the scales.
-        rows, ldq = max_elems([node.attrs["rows"]], prog.model.max_seq_len), quant.qs8_padded(node.attrs["k"])
+        rows, ldq = max_elems([node.attrs["rows"]], prog.model.max_dims), quant.qs8_padded(node.attrs["k"])
         qfloats = _align(-(-rows * ldq // 4))
         node.attrs["q8"] = {"ldq": ldq, "scales": qfloats}
         prog.node_scratch_floats = max(prog.node_scratch_floats, qfloats + rows)
@@ -576,6 +573,9 @@ def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str 
     if sparse not in _SPARSE_MODES:
         raise HlfgenError(f"unknown --sparse mode '{sparse}' (choose from {', '.join(_SPARSE_MODES)})")
     prog = Program(model, nr=nr, target=target, sparse=sparse, quantize=quant.check_mode(quantize))
+    seq = model.seq_symbol
+    if seq is None or not model.seq_only or any(la.seq != D.sym(seq) for la in model.layers):
+        prog.can_stream = False  # NAME_step() steps through the one run-time dimension T
     batchnorm.fold_into_conv(model)  # BatchNormalization after a Conv: into its weights
     stream.mark(model)  # nodes mixing a summary of the sequence (Y_h, y[-1]) with per-step data
     for s, op in enumerate(model.ops):

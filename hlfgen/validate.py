@@ -252,7 +252,7 @@ def check_program(prog) -> None:
     from .lower import max_elems, work_bytes
 
     model = prog.model
-    io = sum(max_elems(t.shape, model.max_seq_len) * config.DTYPES[t.dtype].size
+    io = sum(max_elems(t.shape, model.max_dims) * config.DTYPES[t.dtype].size
              for t in list(model.inputs) + list(model.outputs))
     work = work_bytes(prog)
     where = f"batch {model.batch}, max sequence length {model.max_seq_len}"

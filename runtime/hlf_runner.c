@@ -5,10 +5,13 @@
  *   <name>_run --input NAME=PATH.npy [--input ...] --out-dir DIR
  *              [--repeat N] [--stream]
  *
- * Sequence length T: every dims[i] < 0 of a given input is (-dims[i]) * T, so
- * T is read off the input files' shapes; it must be an integer in
- * 1..max_seq_len and the same for all inputs.  When no given input has a T
- * axis (e.g. only static inputs were passed), T = max_seq_len.
+ * Run-time dimensions (the sequence length T, and any other symbol of the
+ * model): every dims[i] < 0 of a given input is (-dims[i]) * D for the
+ * dimension D = sym[i], so D is read off the input files' shapes; it must be
+ * an integer in 1..max and the same for all inputs.  A dimension no given
+ * input fixes takes its maximum.  Extents that are expressions
+ * (HLF_DIM_EXPR) are then checked against the model's extents().  Legacy
+ * descriptions (run_dims == NULL) have the one dimension T, 1..max_seq_len.
  *
  * Outputs go to DIR/<name>.npy (DIR is created if missing, one level);
  * bytes of the output name outside [A-Za-z0-9._-] become '_', and when several
@@ -52,7 +55,6 @@
 #define EXIT_USAGE 2
 
 #define NO_AXIS (-1)                /* a tensor without a (streamable) T axis */
-#define NO_SEQ_LEN (-1L)            /* an input file that does not fix T */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define RUNNER_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -68,8 +70,13 @@ typedef struct runner {
     const char *out_dir;
     long repeat;                                    /* 0: --repeat not given */
     int stream;
-    int seq_len;                                    /* T */
-    const char *seq_source;                         /* input T came from */
+    int num_dims;                                   /* run-time dimensions */
+    const char *dim_names[HLF_MAX_DIMS];
+    int max_dims[HLF_MAX_DIMS];
+    int seq_dim;                                    /* streamed dimension, -1: none */
+    int dims[HLF_MAX_DIMS];                         /* their values for this run */
+    const char *dim_source[HLF_MAX_DIMS];           /* input each came from */
+    int seq_len;                                    /* dims[seq_dim] (--stream) */
     const void *inputs[HLF_RUNNER_MAX_TENSORS];     /* NULL: omitted */
     void *outputs[HLF_RUNNER_MAX_TENSORS];
     const void *step_inputs[HLF_RUNNER_MAX_TENSORS];
@@ -92,24 +99,45 @@ static int fail(const runner *r, int code, const char *fmt, ...)
     return code;
 }
 
-/* Formats dims as "[T, 2, 3]" (negative entries as T or k*T) into buf. */
-static const char *format_dims(const long *dims, int rank, char *buf, size_t len)
+/* The name of run-time dimension k, for messages. */
+static const char *dim_name(const runner *r, int k)
+{
+    return k >= 0 && k < r->num_dims && r->dim_names[k] != NULL ? r->dim_names[k] : "?";
+}
+
+/* Formats dims as "[T, 2, 3]" (negative entries as D or k*D of dimension sym[i];
+ * sym NULL: all static) into buf. */
+static const char *format_dims(const runner *r, const long *dims, const int *sym, int rank,
+                               char *buf, size_t len)
 {
     size_t n = 0;
     int i;
     n += (size_t)snprintf(buf, len, "[");
     for (i = 0; i < rank && n < len; i++) {
         const char *sep = i + 1 < rank ? ", " : "";
-        if (dims[i] == -1)
-            n += (size_t)snprintf(buf + n, len - n, "T%s", sep);
+        const char *d = sym != NULL ? dim_name(r, sym[i]) : "?";
+        if (dims[i] == HLF_DIM_EXPR)
+            n += (size_t)snprintf(buf + n, len - n, "(expr)%s", sep);
+        else if (dims[i] == -1)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", d, sep);
         else if (dims[i] < 0)
-            n += (size_t)snprintf(buf + n, len - n, "%ld*T%s", -dims[i], sep);
+            n += (size_t)snprintf(buf + n, len - n, "%ld*%s%s", -dims[i], d, sep);
         else
             n += (size_t)snprintf(buf + n, len - n, "%ld%s", dims[i], sep);
     }
     if (n < len)
         snprintf(buf + n, len - n, "]");
     return buf;
+}
+
+/* The declared shape of t for messages. */
+static const char *format_shape(const runner *r, const hlf_tensor_desc *t, char *buf, size_t len)
+{
+    if (t->shape_text != NULL) {
+        snprintf(buf, len, "%s", t->shape_text);
+        return buf;
+    }
+    return format_dims(r, t->dims, t->sym, t->rank, buf, len);
 }
 
 /* Whether the tensor has a dim that depends on T. */
@@ -122,34 +150,44 @@ static int has_seq_dim(const hlf_tensor_desc *t)
     return 0;
 }
 
-/* The streamable T axis: the only dynamic dim, equal to T; else NO_AXIS. */
-static int stream_axis(const hlf_tensor_desc *t)
+/* The streamable T axis: the only dynamic dim, equal to the streamed dimension; else NO_AXIS. */
+static int stream_axis(const runner *r, const hlf_tensor_desc *t)
 {
     int axis = NO_AXIS;
     int i;
     for (i = 0; i < t->rank; i++) {
         if (t->dims[i] >= 0)
             continue;
-        if (axis != NO_AXIS || t->dims[i] != -1)
+        if (axis != NO_AXIS || t->dims[i] != -1 || t->sym[i] != r->seq_dim)
             return NO_AXIS;
         axis = i;
     }
     return axis;
 }
 
-/* The extent of dim i with T substituted. */
-static long dim_extent(const hlf_tensor_desc *t, int i, long seq_len)
+/* The extents of tensor `index` (inputs first, then outputs) for the run-time dimensions dims. */
+static void tensor_extents(const runner *r, int index, const int *dims, long *out)
 {
-    return t->dims[i] >= 0 ? t->dims[i] : -t->dims[i] * seq_len;
-}
-
-/* Number of elements of the tensor for sequence length seq_len. */
-static size_t tensor_count(const hlf_tensor_desc *t, long seq_len)
-{
-    size_t count = 1;
+    const hlf_model_desc *m = r->model;
+    const hlf_tensor_desc *t = index < m->num_inputs ? &m->inputs[index] : &m->outputs[index - m->num_inputs];
     int i;
     for (i = 0; i < t->rank; i++)
-        count *= (size_t)dim_extent(t, i, seq_len);
+        out[i] = t->dims[i] >= 0 ? t->dims[i] : t->dims[i] == HLF_DIM_EXPR ? 0 : -t->dims[i] * dims[t->sym[i]];
+    if (m->extents != NULL)
+        m->extents(index, dims, out);
+}
+
+/* Number of elements of tensor `index` for the run-time dimensions dims. */
+static size_t tensor_count(const runner *r, int index, const int *dims)
+{
+    const hlf_model_desc *m = r->model;
+    const hlf_tensor_desc *t = index < m->num_inputs ? &m->inputs[index] : &m->outputs[index - m->num_inputs];
+    long shape[HLF_MAX_RANK];
+    size_t count = 1;
+    int i;
+    tensor_extents(r, index, dims, shape);
+    for (i = 0; i < t->rank; i++)
+        count *= (size_t)(shape[i] > 0 ? shape[i] : 0);
     return count;
 }
 
@@ -169,11 +207,11 @@ static int name_width(const hlf_tensor_desc *t, int n, int width)
 }
 
 /* Prints one tensor line of --help. */
-static void print_tensor(FILE *out, const hlf_tensor_desc *t, int width, const char *note)
+static void print_tensor(const runner *r, FILE *out, const hlf_tensor_desc *t, int width, const char *note)
 {
     char shape[RUNNER_TEXT_LEN];
     fprintf(out, "  %-*s  %-7s  %s%s\n", width, t->name, hlf_dtype_name(t->dtype),
-            format_dims(t->dims, t->rank, shape, sizeof shape), note);
+            format_shape(r, t, shape, sizeof shape), note);
 }
 
 /* Prints the usage text listing the model's inputs and outputs. */
@@ -184,15 +222,23 @@ static void print_usage(const runner *r, FILE *out)
     int i;
     fprintf(out, "usage: %s --input NAME=PATH.npy [--input ...] --out-dir DIR"
                  " [--repeat N] [--stream]\n\n", r->prog);
-    fprintf(out, "Runs model '%s'. T is the sequence length, 1 <= T <= %d, read off the\n"
-                 "inputs' shapes (T = %d when no given input has a T axis).\n\ninputs:\n",
-            m->name, m->max_seq_len, m->max_seq_len);
+    if (m->run_dims == NULL) {
+        fprintf(out, "Runs model '%s'. T is the sequence length, 1 <= T <= %d, read off the\n"
+                     "inputs' shapes (T = %d when no given input has a T axis).\n\ninputs:\n",
+                m->name, m->max_seq_len, m->max_seq_len);
+    } else {
+        fprintf(out, "Runs model '%s'. Run-time dimensions, read off the inputs' shapes (the\n"
+                     "maximum when no given input fixes one):", m->name);
+        for (i = 0; i < r->num_dims; i++)
+            fprintf(out, "%s %s 1..%d", i > 0 ? "," : "", dim_name(r, i), r->max_dims[i]);
+        fprintf(out, "%s\n\ninputs:\n", r->num_dims > 0 ? "" : " none");
+    }
     for (i = 0; i < m->num_inputs; i++)
-        print_tensor(out, &m->inputs[i], width, m->inputs[i].optional ? "  (optional)" : "");
+        print_tensor(r, out, &m->inputs[i], width, m->inputs[i].optional ? "  (optional)" : "");
     fprintf(out, "outputs (written to DIR/<name>.npy, characters outside [A-Za-z0-9._-]"
                  " replaced by '_', ~<index> appended to names that collide):\n");
     for (i = 0; i < m->num_outputs; i++)
-        print_tensor(out, &m->outputs[i], width, "");
+        print_tensor(r, out, &m->outputs[i], width, "");
     fprintf(out, "\noptions:\n"
                  "  --input NAME=PATH.npy  a graph input: little-endian, C order, .npy 1.0-3.0;\n"
                  "                         float32 inputs need '<f4', integer ones '<i4' or '<i8'\n"
@@ -341,33 +387,67 @@ static int parse_args(runner *r, int argc, char **argv)
 /* Model description checks                                                 */
 
 /* Checks one tensor description against the build-time maxima. */
-static int check_tensor(const runner *r, const hlf_tensor_desc *t, const char *kind)
+static int check_tensor(const runner *r, int index, const hlf_tensor_desc *t, const char *kind)
 {
+    int i;
     if (t->name == NULL || hlf_dtype_size(t->dtype) == 0 || t->rank < 0
         || t->rank > HLF_MAX_RANK || t->buffer == NULL)
         return fail(r, EXIT_USAGE, "invalid model description: bad %s '%s'", kind,
                     t->name != NULL ? t->name : "(null)");
-    if (tensor_count(t, r->model->max_seq_len) > t->capacity)
+    for (i = 0; i < t->rank; i++)
+        if (t->dims[i] < 0 && t->dims[i] != HLF_DIM_EXPR && (t->sym[i] < 0 || t->sym[i] >= r->num_dims))
+            return fail(r, EXIT_USAGE, "invalid model description: %s '%s' axis %d", kind, t->name, i);
+    if (tensor_count(r, index, r->max_dims) > t->capacity)
         return fail(r, EXIT_USAGE, "invalid model description: %s '%s' buffer holds %lu "
                     "elements, needs %lu", kind, t->name, (unsigned long)t->capacity,
-                    (unsigned long)tensor_count(t, r->model->max_seq_len));
+                    (unsigned long)tensor_count(r, index, r->max_dims));
+    return 0;
+}
+
+/* The run-time dimensions of the description (legacy: the one T of max_seq_len). */
+static int load_dims(runner *r)
+{
+    const hlf_model_desc *m = r->model;
+    int k;
+    if (m->run_dims == NULL) {
+        r->num_dims = 1;
+        r->dim_names[0] = "T";
+        r->max_dims[0] = m->max_seq_len;
+        r->seq_dim = 0;
+        return 0;
+    }
+    if (m->num_dims < 0 || m->num_dims > HLF_MAX_DIMS || (m->num_dims > 0 && (m->dim_names == NULL || m->max_dims == NULL))
+        || m->seq_dim < -1 || m->seq_dim >= m->num_dims)
+        return fail(r, EXIT_USAGE, "invalid model description (at most %d run-time dimensions)", HLF_MAX_DIMS);
+    r->num_dims = m->num_dims;
+    r->seq_dim = m->seq_dim;
+    for (k = 0; k < m->num_dims; k++) {
+        r->dim_names[k] = m->dim_names[k];
+        r->max_dims[k] = m->max_dims[k];
+        if (m->max_dims[k] < 1)
+            return fail(r, EXIT_USAGE, "invalid model description: dimension %s max %d", dim_name(r, k),
+                        m->max_dims[k]);
+    }
     return 0;
 }
 
 /* Validates the model description (catches generator bugs early). */
-static int check_model(const runner *r)
+static int check_model(runner *r)
 {
     const hlf_model_desc *m = r->model;
     int i;
     if (m->num_inputs < 0 || m->num_inputs > HLF_RUNNER_MAX_TENSORS || m->num_outputs < 0
-        || m->num_outputs > HLF_RUNNER_MAX_TENSORS || m->max_seq_len < 1 || m->run == NULL)
+        || m->num_outputs > HLF_RUNNER_MAX_TENSORS
+        || (m->run_dims == NULL && (m->max_seq_len < 1 || m->run == NULL)))
         return fail(r, EXIT_USAGE, "invalid model description (at most %d inputs and outputs, "
                     "max_seq_len >= 1, run() set)", HLF_RUNNER_MAX_TENSORS);
+    if (load_dims(r) != 0)
+        return EXIT_USAGE;
     for (i = 0; i < m->num_inputs; i++)
-        if (check_tensor(r, &m->inputs[i], "input") != 0)
+        if (check_tensor(r, i, &m->inputs[i], "input") != 0)
             return EXIT_USAGE;
     for (i = 0; i < m->num_outputs; i++)
-        if (check_tensor(r, &m->outputs[i], "output") != 0)
+        if (check_tensor(r, m->num_inputs + i, &m->outputs[i], "output") != 0)
             return EXIT_USAGE;
     return 0;
 }
@@ -375,47 +455,55 @@ static int check_model(const runner *r)
 /* ------------------------------------------------------------------------ */
 /* Loading the inputs                                                       */
 
-/*
- * Matches the file shape against the input's dims and derives T from it
- * (*seq_len = NO_SEQ_LEN if the input has no T axis).  Returns 0 or an exit
- * code after reporting "expected ... got ...".
- */
-static int match_shape(const runner *r, const hlf_tensor_desc *t, const hlf_npy_info *info,
-                       long *seq_len)
+/* Reports a file shape that does not match the input's declared shape. */
+static int shape_error(const runner *r, const hlf_tensor_desc *t, const hlf_npy_info *info)
 {
     char want[RUNNER_TEXT_LEN];
     char got[RUNNER_TEXT_LEN];
-    int ok = info->rank == t->rank;
-    int i;
-    *seq_len = NO_SEQ_LEN;
-    for (i = 0; ok && i < t->rank; i++) {
-        long k = -t->dims[i];
-        if (t->dims[i] >= 0) {
-            ok = info->shape[i] == t->dims[i];
-        } else {
-            ok = info->shape[i] % k == 0
-                 && (*seq_len == NO_SEQ_LEN || *seq_len == info->shape[i] / k);
-            *seq_len = info->shape[i] / k;
-        }
-    }
-    if (ok)
-        return 0;
     return fail(r, EXIT_USAGE, "input '%s': expected shape %s, got %s", t->name,
-                format_dims(t->dims, t->rank, want, sizeof want),
-                format_dims(info->shape, info->rank, got, sizeof got));
+                format_shape(r, t, want, sizeof want),
+                format_dims(r, info->shape, NULL, info->rank, got, sizeof got));
 }
 
-/* Records the T implied by input name; checks range and consistency. */
-static int set_seq_len(runner *r, const char *name, long seq_len)
+/* Records dimension k = value implied by input name; checks range and consistency. */
+static int set_dim(runner *r, const char *name, int k, long value)
 {
-    if (seq_len < 1 || seq_len > r->model->max_seq_len)
-        return fail(r, EXIT_USAGE, "input '%s': sequence length T=%ld out of range 1..%d", name,
-                    seq_len, r->model->max_seq_len);
-    if (r->seq_source != NULL && seq_len != r->seq_len)
-        return fail(r, EXIT_USAGE, "input '%s': sequence length T=%ld does not match T=%d of "
-                    "input '%s'", name, seq_len, r->seq_len, r->seq_source);
-    r->seq_len = (int)seq_len;
-    r->seq_source = name;
+    const char *what = k == r->seq_dim ? "sequence length" : "dimension";
+    if (value < 1 || value > r->max_dims[k])
+        return fail(r, EXIT_USAGE, "input '%s': %s %s=%ld out of range 1..%d", name, what,
+                    dim_name(r, k), value, r->max_dims[k]);
+    if (r->dim_source[k] != NULL && value != r->dims[k])
+        return fail(r, EXIT_USAGE, "input '%s': %s %s=%ld does not match %s=%d of "
+                    "input '%s'", name, what, dim_name(r, k), value, dim_name(r, k), r->dims[k],
+                    r->dim_source[k]);
+    r->dims[k] = (int)value;
+    r->dim_source[k] = name;
+    return 0;
+}
+
+/*
+ * Matches the file shape against the input's dims and derives the run-time
+ * dimensions of its k*D axes.  Returns 0 or an exit code after reporting
+ * "expected ... got ..." (expression axes are checked once all are known).
+ */
+static int match_shape(runner *r, const hlf_tensor_desc *t, const hlf_npy_info *info)
+{
+    int i;
+    int code;
+    if (info->rank != t->rank)
+        return shape_error(r, t, info);
+    for (i = 0; i < t->rank; i++) {
+        long k = -t->dims[i];
+        if (t->dims[i] >= 0) {
+            if (info->shape[i] != t->dims[i])
+                return shape_error(r, t, info);
+        } else if (t->dims[i] != HLF_DIM_EXPR) {
+            if (info->shape[i] % k != 0)
+                return shape_error(r, t, info);
+            if ((code = set_dim(r, t->name, t->sym[i], info->shape[i] / k)) != 0)
+                return code;
+        }
+    }
     return 0;
 }
 
@@ -436,14 +524,10 @@ static int read_input_header(runner *r, const hlf_tensor_desc *t, const char *pa
                              hlf_npy_info *info)
 {
     char err[HLF_NPY_ERR_LEN];
-    long seq_len;
     int code;
     if (hlf_npy_read_header(f, info, err, sizeof err) != 0)
         return fail(r, EXIT_USAGE, "input '%s' (%s): %s", t->name, path, err);
-    if ((code = check_dtype(r, t, info)) != 0
-        || (code = match_shape(r, t, info, &seq_len)) != 0)
-        return code;
-    if (seq_len != NO_SEQ_LEN && (code = set_seq_len(r, t->name, seq_len)) != 0)
+    if ((code = check_dtype(r, t, info)) != 0 || (code = match_shape(r, t, info)) != 0)
         return code;
     if (info->count > t->capacity)
         return fail(r, EXIT_USAGE, "input '%s': %lu elements exceed the buffer (%lu)", t->name,
@@ -451,8 +535,8 @@ static int read_input_header(runner *r, const hlf_tensor_desc *t, const char *pa
     return 0;
 }
 
-/* Reads input i from its .npy file into the input's static buffer. */
-static int load_input(runner *r, int i)
+/* Reads input i from its .npy file into the input's static buffer; *info gets its header. */
+static int load_input(runner *r, int i, hlf_npy_info *infos)
 {
     const hlf_tensor_desc *t = &r->model->inputs[i];
     const char *path = r->paths[i];
@@ -467,12 +551,32 @@ static int load_input(runner *r, int i)
     if (code == 0 && hlf_npy_read_data(f, &info, t->dtype, t->buffer, err, sizeof err) != 0)
         code = fail(r, EXIT_USAGE, "input '%s' (%s): %s", t->name, path, err);
     fclose(f);
+    infos[i] = info;
     return code;
+}
+
+/* Checks every given input's shape against its extents for the dimensions now known. */
+static int check_extents(const runner *r, const hlf_npy_info *infos)
+{
+    const hlf_model_desc *m = r->model;
+    long shape[HLF_MAX_RANK];
+    int i;
+    int d;
+    for (i = 0; i < m->num_inputs; i++) {
+        if (r->paths[i] == NULL)
+            continue;
+        tensor_extents(r, i, r->dims, shape);
+        for (d = 0; d < m->inputs[i].rank; d++)
+            if (shape[d] != infos[i].shape[d])
+                return shape_error(r, &m->inputs[i], &infos[i]);
+    }
+    return 0;
 }
 
 /* Loads every given input, fixes T and sets the run() pointer arrays. */
 static int load_inputs(runner *r)
 {
+    static hlf_npy_info infos[HLF_RUNNER_MAX_TENSORS];
     const hlf_model_desc *m = r->model;
     int i;
     int code;
@@ -481,12 +585,16 @@ static int load_inputs(runner *r)
             return fail(r, EXIT_USAGE, "missing required input '%s' (--input %s=PATH.npy)",
                         m->inputs[i].name, m->inputs[i].name);
     for (i = 0; i < m->num_inputs; i++) {
-        if (r->paths[i] != NULL && (code = load_input(r, i)) != 0)
+        if (r->paths[i] != NULL && (code = load_input(r, i, infos)) != 0)
             return code;
         r->inputs[i] = r->paths[i] != NULL ? m->inputs[i].buffer : NULL;
     }
-    if (r->seq_source == NULL)
-        r->seq_len = m->max_seq_len;
+    for (i = 0; i < r->num_dims; i++)
+        if (r->dim_source[i] == NULL)
+            r->dims[i] = r->max_dims[i];
+    r->seq_len = r->seq_dim >= 0 ? r->dims[r->seq_dim] : 1;
+    if ((code = check_extents(r, infos)) != 0)
+        return code;
     for (i = 0; i < m->num_outputs; i++)
         r->outputs[i] = m->outputs[i].buffer;
     return 0;
@@ -500,7 +608,7 @@ static int check_stream_tensor(const runner *r, const hlf_tensor_desc *t, const 
 {
     if (!has_seq_dim(t))
         return 0;
-    if (stream_axis(t) == NO_AXIS || t->step_buffer == NULL)
+    if (stream_axis(r, t) == NO_AXIS || t->step_buffer == NULL)
         return fail(r, EXIT_USAGE, "--stream: %s '%s' %s cannot be streamed", kind, t->name,
                     t->step_buffer == NULL ? "has no step buffer and" : "has a T axis that");
     return 0;
@@ -511,7 +619,7 @@ static int prepare_stream(runner *r)
 {
     const hlf_model_desc *m = r->model;
     int i;
-    if (m->step == NULL || m->reset == NULL)
+    if (m->step == NULL || m->reset == NULL || r->seq_dim < 0)
         return fail(r, EXIT_USAGE, "--stream: model '%s' cannot stream (no step/reset)",
                     m->name);
     for (i = 0; i < m->num_inputs; i++) {
@@ -534,9 +642,10 @@ static int prepare_stream(runner *r)
  * Copies time step `step` between the whole-sequence buffer `full` and the
  * one-step buffer of tensor t (to_step: full -> step, else step -> full).
  */
-static void copy_slice(const hlf_tensor_desc *t, void *full, int seq_len, int step, int to_step)
+static void copy_slice(const runner *r, const hlf_tensor_desc *t, void *full, int seq_len, int step,
+                       int to_step)
 {
-    int axis = stream_axis(t);
+    int axis = stream_axis(r, t);
     size_t outer = 1;
     size_t inner = hlf_dtype_size(t->dtype);     /* bytes per slice row */
     size_t o;
@@ -558,7 +667,8 @@ static void copy_slice(const hlf_tensor_desc *t, void *full, int seq_len, int st
 /* Runs the whole sequence with one run() call. */
 static int run_whole(const runner *r)
 {
-    int status = r->model->run(r->seq_len, r->inputs, r->outputs);
+    int status = r->model->run_dims != NULL ? r->model->run_dims(r->dims, r->inputs, r->outputs)
+                                            : r->model->run(r->dims[0], r->inputs, r->outputs);
     if (status != 0)
         return fail(r, EXIT_RUN_FAILED, "run() failed with status %d", status);
     return 0;
@@ -576,13 +686,13 @@ static int run_stream(const runner *r)
     for (t = 0; t < r->seq_len; t++) {
         for (i = 0; i < m->num_inputs; i++)
             if (r->inputs[i] != NULL && has_seq_dim(&m->inputs[i]))
-                copy_slice(&m->inputs[i], m->inputs[i].buffer, r->seq_len, t, 1);
+                copy_slice(r, &m->inputs[i], m->inputs[i].buffer, r->seq_len, t, 1);
         status = m->step(r->step_inputs, r->step_outputs);
         if (status != 0)
             return fail(r, EXIT_RUN_FAILED, "step() failed at t=%d with status %d", t, status);
         for (i = 0; i < m->num_outputs; i++)
             if (has_seq_dim(&m->outputs[i]))
-                copy_slice(&m->outputs[i], m->outputs[i].buffer, r->seq_len, t, 0);
+                copy_slice(r, &m->outputs[i], m->outputs[i].buffer, r->seq_len, t, 0);
     }
     return 0;
 }
@@ -686,13 +796,11 @@ static int write_output(const runner *r, int i)
     char err[HLF_NPY_ERR_LEN];
     long shape[HLF_MAX_RANK];
     int n;
-    int d;
     output_stem(r->model, i, file, sizeof file);
     n = snprintf(path, sizeof path, "%s/%s.npy", r->out_dir, file);
     if (n < 0 || (size_t)n >= sizeof path)
         return fail(r, EXIT_USAGE, "output path too long for '%s'", t->name);
-    for (d = 0; d < t->rank; d++)
-        shape[d] = dim_extent(t, d, r->seq_len);
+    tensor_extents(r, r->model->num_inputs + i, r->dims, shape);
     if (hlf_npy_write(path, t->dtype, t->rank, shape, t->buffer, err, sizeof err) != 0)
         return fail(r, EXIT_USAGE, "output '%s': %s", t->name, err);
     return 0;

@@ -22,10 +22,18 @@
 /* enum hlf_dtype: the runner accepts int64 .npy for an int32 input (narrowed)
  * and int32 .npy for an int64 input (widened). */
 
+/* At most this many run-time dimensions (symbols) per model. */
+#define HLF_MAX_DIMS 16
+
+/* dims[i] of an extent that is an expression of the run-time dimensions
+ * (e.g. (T - 5) / 2 + 1): the model's extents() computes it. */
+#define HLF_DIM_EXPR (-2147483647L - 1L)
+
 /*
  * A graph input or output.  dims[i] >= 0 is a static extent; dims[i] < 0 is
- * (-dims[i]) * T where T is the sequence length given at run time
- * (1 <= T <= max_seq_len).
+ * (-dims[i]) * D where D is run-time dimension sym[i] (legacy descriptions
+ * without run_dims: the sequence length T, 1 <= T <= max_seq_len);
+ * HLF_DIM_EXPR is an expression (hlf_model_desc.extents).
  */
 typedef struct hlf_tensor_desc {
     const char *name;
@@ -37,6 +45,8 @@ typedef struct hlf_tensor_desc {
     size_t capacity;           /* elements the buffer holds */
     void *step_buffer;         /* static storage for one time step (T = 1),
                                   used by --stream; NULL if it cannot stream */
+    int sym[HLF_MAX_RANK];     /* dims[i] < 0: which run-time dimension */
+    const char *shape_text;    /* the declared shape for messages; NULL: from dims */
 } hlf_tensor_desc;
 
 /*
@@ -55,6 +65,12 @@ typedef int (*hlf_run_fn)(int seq_len, const void *const *inputs, void *const *o
 typedef int (*hlf_step_fn)(const void *const *inputs, void *const *outputs);
 typedef int (*hlf_reset_fn)(const void *const *inputs);
 
+/* run_dims(): the whole run with every run-time dimension given, dims[k] for
+ * dimension k (<name>_run_dims).  extents(): the extents of graph input i
+ * (tensor = i) or output i (tensor = num_inputs + i) for dims, into out. */
+typedef int (*hlf_run_dims_fn)(const int *dims, const void *const *inputs, void *const *outputs);
+typedef void (*hlf_extents_fn)(int tensor, const int *dims, long *out);
+
 typedef struct hlf_model_desc {
     const char *name;
     int max_seq_len;
@@ -65,6 +81,13 @@ typedef struct hlf_model_desc {
     hlf_run_fn run;
     hlf_step_fn step;
     hlf_reset_fn reset;
+    /* Several run-time dimensions (run_dims != NULL; else the one T above). */
+    int num_dims;
+    const char *const *dim_names;
+    const int *max_dims;
+    hlf_run_dims_fn run_dims;
+    hlf_extents_fn extents;
+    int seq_dim;               /* the dimension --stream steps through; -1: none */
 } hlf_model_desc;
 
 /* Parses argv, reads the .npy inputs, runs, writes DIR/<output>.npy.

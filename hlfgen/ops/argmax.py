@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..ir import Node, TensorInfo
 from . import OpContext, register
+from .. import dims as D
 from .util import dim_product, norm_axis, require_float
 
 
@@ -26,6 +27,6 @@ def argmax(ctx: OpContext):
     attrs = {"onnx_op": ctx.op, "axis": axis, "outer": dim_product(shape[:axis], ctx), "n": shape[axis],
              "inner": dim_product(shape[axis + 1:], ctx), "last": int(ctx.attrs.get("select_last_index", 0)),
              "is_min": int(ctx.op == "ArgMin")}
-    if shape[axis] < 0:
+    if isinstance(shape[axis], D.Dim):
         attrs["no_stream"] = True  # reduces over time steps
     return [Node(ctx.label, "argmax", [x.name], [out.name], attrs)], [out]

@@ -1,9 +1,9 @@
 """Concat of runtime tensors (and constants) along one axis.
 
 Each input's block of every outer index is copied into its place
-(hlf_concat_part).  Along the sequence axis the parts must all be T
-multiples (T + T = 2T); a static extent plus T is not a shape hlfgen can
-hold.  Concatenating along T marks the model non-streamable.
+(hlf_concat_part).  Along a symbolic axis the extents add up as
+expressions (T + T = 2 * T, T + 1); concatenating along a symbolic axis
+marks the model non-streamable.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir import Node, TensorInfo
 from . import OpContext, register
+from .. import dims as D
 from .util import ELEM_SIZE, const_float, dim_product, fmt, norm_axis
 
 
@@ -43,17 +44,15 @@ def concat(ctx: OpContext):
     for shape, _ in parts:
         if any(a != b for k, (a, b) in enumerate(zip(shape, ref)) if k != axis):
             raise ctx.error(f"shapes {fmt(ref)} and {fmt(shape)} differ off the concatenation axis {axis}")
-    along = [s[axis] for s, _ in parts if s[axis] != 0]
-    if along and any(d < 0 for d in along) and not all(d < 0 for d in along):
-        raise ctx.error("concatenating a static extent with the sequence axis T gives T + c, which hlfgen cannot hold")
-    total = sum(along)
+    along = [s[axis] for s, _ in parts if not (isinstance(s[axis], int) and s[axis] == 0)]
+    total = sum(along, 0)
     out_shape = list(ref)
     out_shape[axis] = total
     elem = ELEM_SIZE[dtype]
-    items = [{"src": src, "chunk": dim_product(s[axis:], ctx)} for s, src in parts if dim_product(s[axis:]) != 0]
+    items = [{"src": src, "chunk": dim_product(s[axis:], ctx)} for s, src in parts if not (isinstance(dim_product(s[axis:]), int) and dim_product(s[axis:]) == 0)]
     attrs = {"onnx_op": "Concat", "axis": axis, "outer": dim_product(ref[:axis], ctx),
              "row": dim_product(out_shape[axis:], ctx), "elem": elem, "parts": items}
-    if total < 0:
+    if isinstance(total, D.Dim):
         attrs["no_stream"] = True  # joins sequences along time
     out = TensorInfo(ctx.output(), dtype, tuple(out_shape))
     inputs = list(dict.fromkeys(r.name for r in runtime))

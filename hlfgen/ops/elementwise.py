@@ -4,7 +4,7 @@ Unary (Relu, Tanh, Sigmoid, Neg, Exp, ...) print one C expression per
 element (templates/ops/unary.c.j2).  Binary (Add, Sub, Mul, Div, Pow, Max,
 Min, PRelu) broadcast as numpy does between runtime tensors and/or
 constants (templates/ops/binary.c.j2, runtime hlf_f32_binary).  Everything is
-per element, so each is correct for any T and streams.
+per element, so each is correct for any extents and streams.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir import Node, TensorInfo
 from . import OpContext, register
-from .util import broadcast, coalesce, const_float, fill_value, full_mask, require_float
+from .util import MAX_RANK, broadcast, coalesce, const_float, full_mask, require_float
 
 # ONNX op -> (C expression of v (and alpha, beta), default alpha, default beta)
 UNARY = {
@@ -70,7 +70,7 @@ def _operand(ctx: OpContext, i: int, key: str, weights: dict):
         info = ctx.info(i)
         require_float(ctx, info.dtype, f"input {i}")
         return list(info.shape), ("t", info.name)
-    fill = fill_value(ctx, i)
+    fill = ctx.fill(i)
     if fill is not None:  # e.g. zeros of Shape(X): one value, broadcast
         value, dims = fill
         weights[key] = np.array([value], np.float32)
@@ -97,8 +97,8 @@ def binary(ctx: OpContext):
     dims, (ma, mb) = coalesce(out_shape, [ma, mb])
     if not dims:  # one element
         dims, ma, mb = [1], 0, 0
-    if len(dims) > 8:
-        raise ctx.error("more than 8 broadcast axes")
+    if len(dims) > MAX_RANK:
+        raise ctx.error(f"more than {MAX_RANK} broadcast axes")
     runtime = [s[1] for s in (src_a, src_b) if s[0] == "t"]
     out = TensorInfo(ctx.output(), "float32", tuple(out_shape))
     return [Node(ctx.label, "binary", list(dict.fromkeys(runtime)), [out.name],

@@ -1,6 +1,6 @@
 """Expand of runtime data to a shape (ONNX: numpy broadcasting of the input
 and the shape), e.g. a batch-1 state to the build's batch.  The target shape
-may depend on T (Shape(X) arithmetic).  Per element, so it streams.  An
+may hold symbolic extents (Shape(X) arithmetic).  Per element, so it streams.  An
 Expand that changes nothing is a view.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..ir import Node, TensorInfo
 from . import OpContext, register
-from .util import ELEM_SIZE, broadcast, coalesce, full_mask
+from .util import ELEM_SIZE, MAX_RANK, broadcast, coalesce, full_mask
 
 
 @register("Expand")
@@ -22,7 +22,7 @@ def expand(ctx: OpContext):
     dims, (mask,) = coalesce(out_shape, [full_mask(list(x.shape), out_shape)])
     if not dims:
         dims, mask = [1], 0
-    if len(dims) > 8:
-        raise ctx.error("more than 8 broadcast axes")
+    if len(dims) > MAX_RANK:
+        raise ctx.error(f"more than {MAX_RANK} broadcast axes")
     return [Node(ctx.label, "expand", [x.name], [out.name],
                  {"onnx_op": "Expand", "dims": dims, "full": mask, "elem": ELEM_SIZE[x.dtype], "out_shape": out_shape})], [out]

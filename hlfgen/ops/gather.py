@@ -24,7 +24,8 @@ import numpy as np
 
 from ..ir import Node, TensorInfo
 from . import OpContext, register
-from .util import ELEM_SIZE, const_float, dim_product, fmt, norm_axis
+from .. import dims as D
+from .util import ELEM_SIZE, const_float, dim_product, norm_axis
 
 
 @register("Gather")
@@ -55,12 +56,12 @@ def gather(ctx: OpContext):
         if idx.dtype not in ("int32", "int64"):
             raise ctx.error(f"indices have dtype {idx.dtype}; expected int32 or int64")
         ishape = list(idx.shape)
-        if n > 0 and idx.int_range is None:
+        if isinstance(n, int) and n > 0 and idx.int_range is None:
             idx.int_range = (0, n)  # valid ids (a graph input's random test values)
         attrs["idx"] = ("t", idx.name, idx.dtype)
         inputs.append(idx.name)
         nidx = dim_product(ishape, ctx)
-        if n < 0:
+        if isinstance(n, D.Dim):
             attrs["no_stream"] = True  # runtime indices into the time steps
     else:
         vals = np.asarray(ctx.const(1, "indices"))
@@ -68,22 +69,20 @@ def gather(ctx: OpContext):
             raise ctx.error(f"indices have dtype {vals.dtype}; expected int32 or int64")
         ishape = list(vals.shape)
         flat = [int(v) for v in vals.reshape(-1)]
-        if n >= 0 and any(not -n <= v < n for v in flat):
+        if isinstance(n, int) and any(not -n <= v < n for v in flat):
             bad = next(v for v in flat if not -n <= v < n)
             raise ctx.error(f"index {bad} is out of range for axis {axis} of extent {n}")
         attrs["idx"] = ("c", flat or [0])
         nidx = len(flat)
-        if n < 0 and not (n == -1 and flat and all(v == -1 for v in flat)):
+        if isinstance(n, D.Dim) and not (D.as_symbol(n) and flat and all(v == -1 for v in flat)):
             attrs["no_stream"] = True  # picks time steps other than the last
-        elif n < 0:
+        elif isinstance(n, D.Dim):
             attrs["last_step"] = True  # a summary of the sequence (ops/stream.py)
     out_shape = dshape[:axis] + ishape + dshape[axis + 1:]
-    if sum(1 for d in out_shape if d < 0) > 1:
-        raise ctx.error(f"output {fmt(out_shape)} would have two sequence axes")
     attrs.update({
         "outer": dim_product(dshape[:axis], ctx), "n": n, "inner": dim_product(dshape[axis + 1:], ctx),
         "nidx": nidx, "elem": ELEM_SIZE[dtype], "axis": axis,
         "embedding": attrs["data"][0] == "w",
     })
-    out = TensorInfo(ctx.output(), dtype, tuple(int(d) for d in out_shape))
+    out = TensorInfo(ctx.output(), dtype, tuple(out_shape))
     return [Node(ctx.label, "gather", inputs, [out.name], attrs, weights=weights)], [out]

@@ -59,7 +59,7 @@ def _linear(ctx: OpContext, x: TensorInfo, w, bias: np.ndarray | None, out_shape
         packed = {"w": np.ascontiguousarray(w, np.float32)}
     weights = {"b": np.ascontiguousarray(bias, np.float32).reshape(-1)} if bias is not None else {}
     rows = dim_product(list(x.shape[:-1]), ctx) if len(x.shape) > 1 else 1
-    out = TensorInfo(ctx.output(), "float32", tuple(int(d) for d in out_shape))
+    out = TensorInfo(ctx.output(), "float32", tuple(out_shape))
     node = Node(ctx.label, "linear", [x.name], [out.name],
                 {"onnx_op": ctx.op, "rows": rows, "n": int(n_out), "k": int(k), "bias": bias is not None},
                 weights=weights, packed=packed)

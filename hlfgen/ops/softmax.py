@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..ir import Node, TensorInfo
 from . import OpContext, register
+from .. import dims as D
 from .util import dim_product, norm_axis, require_float
 
 
@@ -33,6 +34,6 @@ def softmax(ctx: OpContext):
     out = TensorInfo(ctx.output(), "float32", x.shape)
     attrs = {"onnx_op": ctx.op, "outer": outer, "n": n, "inner": inner, "log": int(ctx.op == "LogSoftmax"),
              "axis": axis}
-    if any(d < 0 for d in reduced):
+    if any(isinstance(d, D.Dim) for d in reduced):
         attrs["no_stream"] = True  # normalizes over time steps
     return [Node(ctx.label, "softmax", [x.name], [out.name], attrs)], [out]

@@ -19,6 +19,7 @@ of its inputs.  Two kinds of node are not:
 
 from __future__ import annotations
 
+from .. import dims as D
 from ..ir import Model, Node, RecurrentLayer
 
 
@@ -27,7 +28,7 @@ def mark(model: Model) -> None:
 
     def has_t(name: str) -> bool:
         info = model.tensors.get(name)
-        return info is not None and any(d < 0 for d in info.shape)
+        return info is not None and any(isinstance(d, D.Dim) for d in info.shape)
 
     for op in model.ops:
         if isinstance(op, RecurrentLayer):

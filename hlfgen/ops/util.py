@@ -1,8 +1,8 @@
 """Shape helpers shared by the operator modules.
 
-Dims: d >= 0 static, d < 0 is (-d)*T (ir.py).  Broadcasting follows numpy
-(ONNX "multidirectional broadcasting"), with T kept symbolic: T broadcasts
-against 1 and against T, never against another static extent (which T would
+Dims: ints (static) and dims.Dim (symbolic extents).  Broadcasting follows
+numpy (ONNX "multidirectional broadcasting"); a symbolic extent broadcasts
+against 1 and against itself, never against another extent (which it would
 have to equal).
 """
 
@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dims as D
+from ..config import MAX_RANK
 from . import OpContext
 from .shape_ops import dim_product, fmt
 
 C_TYPES = {"float32": "float", "int32": "int32_t", "int64": "int64_t"}
 ELEM_SIZE = {"float32": 4, "int32": 4, "int64": 8}
-
-
-def dim_at(d: int, t: int) -> int:
-    """A dim's extent when the sequence length is t."""
-    return -d * t if d < 0 else d
 
 
 def norm_axis(ctx: OpContext, axis: int, rank: int, what: str = "axis") -> int:
@@ -37,7 +34,7 @@ def broadcast(ctx: OpContext, *shapes) -> list[int]:
         dims.discard(1)
         if len(dims) > 1:
             raise ctx.error("shapes " + ", ".join(fmt(s) for s in shapes) + " do not broadcast"
-                            + (" (the sequence axis T only broadcasts against 1 or T)" if any(d < 0 for d in dims) else ""))
+                            + (" (a symbolic extent only broadcasts against 1 or itself)" if any(isinstance(d, D.Dim) for d in dims) else ""))
         out.append(dims.pop() if dims else 1)
     return out
 
@@ -55,8 +52,7 @@ def full_mask(shape, out) -> int:
 def coalesce(out, masks: list[int]) -> tuple[list[int], list[int]]:
     """Drop extent-1 axes and merge neighbours every operand treats alike (fewer, longer loops).
 
-    Returns (dims, masks) of the reduced problem; dims may hold T multiples only
-    where a single T axis survives, so each merged extent stays a T multiple.
+    Returns (dims, masks) of the reduced problem (merged extents are products).
     """
     keep = [i for i, d in enumerate(out) if d != 1]
     dims: list[int] = []
@@ -74,23 +70,6 @@ def coalesce(out, masks: list[int]) -> tuple[list[int], list[int]]:
     return dims, new_masks
 
 
-def fill_value(ctx: OpContext, i: int):
-    """A constant that depends on T only through its shape and holds one value (ConstantOfShape of
-    Shape(X)...): (value, dims) with T dims; None if input i is not such a constant."""
-    name = ctx.input(i)
-    if name not in ctx.alt or name not in ctx.consts:
-        return None
-    p, a = np.asarray(ctx.consts[name]), np.asarray(ctx.alt[name])
-    if p.size == 0 or a.size == 0 or p.ndim != a.ndim:
-        return None
-    v = p.reshape(-1)[0]
-    if not (np.all(p == v) and np.all(a == v)):
-        return None
-    from . import decode_t
-
-    return v, decode_t(np.array(p.shape), np.array(a.shape), ctx)
-
-
 def require_float(ctx: OpContext, dtype: str, what: str = "input") -> None:
     if dtype != "float32":
         raise ctx.error(f"{what} has dtype {dtype}; {ctx.op} is supported on float32 data only")
@@ -104,6 +83,6 @@ def const_float(ctx: OpContext, arr: np.ndarray, what: str) -> np.ndarray:
 
 
 __all__ = [
-    "C_TYPES", "ELEM_SIZE", "broadcast", "coalesce", "const_float", "dim_at", "dim_product", "fill_value",
+    "C_TYPES", "ELEM_SIZE", "MAX_RANK", "broadcast", "coalesce", "const_float", "dim_product",
     "fmt", "full_mask", "norm_axis", "require_float",
 ]

@@ -130,21 +130,21 @@ static int fake_run(int seq_len, const void *const *inputs, void *const *outputs
 }
 
 static hlf_tensor_desc inputs[] = {
-    {"X", HLF_DTYPE_F32, 3, SEQ_DIMS, 0, x_buf, MAX_T * BATCH * HIDDEN, x_step},
-    {"sequence_lens", HLF_DTYPE_I32, 1, {BATCH}, 1, lens_buf, BATCH, lens_buf},
-    {"h0", HLF_DTYPE_F32, 3, {1, BATCH, HIDDEN}, 1, h0_buf, BATCH * HIDDEN, h0_buf},
-    {"bias", HLF_DTYPE_I64, 1, {HIDDEN}, 1, bias_buf, HIDDEN, bias_buf},
+    {"X", HLF_DTYPE_F32, 3, SEQ_DIMS, 0, x_buf, MAX_T * BATCH * HIDDEN, x_step, {0}, NULL},
+    {"sequence_lens", HLF_DTYPE_I32, 1, {BATCH}, 1, lens_buf, BATCH, lens_buf, {0}, NULL},
+    {"h0", HLF_DTYPE_F32, 3, {1, BATCH, HIDDEN}, 1, h0_buf, BATCH * HIDDEN, h0_buf, {0}, NULL},
+    {"bias", HLF_DTYPE_I64, 1, {HIDDEN}, 1, bias_buf, HIDDEN, bias_buf, {0}, NULL},
 #ifdef FAKE_DOUBLE_T
-    {"pairs", HLF_DTYPE_F32, 1, {-2}, 1, pairs_buf, 2 * MAX_T, NULL},
+    {"pairs", HLF_DTYPE_F32, 1, {-2}, 1, pairs_buf, 2 * MAX_T, NULL, {0}, NULL},
 #endif
 };
 
 static hlf_tensor_desc outputs[] = {
-    {"Y", HLF_DTYPE_F32, 3, SEQ_DIMS, 0, y_buf, MAX_T * BATCH * HIDDEN, y_step},
-    {"Y_last", HLF_DTYPE_F32, 2, {BATCH, HIDDEN}, 0, y_last_buf, BATCH * HIDDEN, y_last_buf},
-    {"steps/count:0", HLF_DTYPE_I64, 1, {BATCH}, 0, steps_buf, BATCH, steps_buf},
+    {"Y", HLF_DTYPE_F32, 3, SEQ_DIMS, 0, y_buf, MAX_T * BATCH * HIDDEN, y_step, {0}, NULL},
+    {"Y_last", HLF_DTYPE_F32, 2, {BATCH, HIDDEN}, 0, y_last_buf, BATCH * HIDDEN, y_last_buf, {0}, NULL},
+    {"steps/count:0", HLF_DTYPE_I64, 1, {BATCH}, 0, steps_buf, BATCH, steps_buf, {0}, NULL},
 #ifdef FAKE_DOUBLE_T
-    {"pairs_out", HLF_DTYPE_F32, 2, {-1, 2}, 0, pairs_out_buf, 2 * MAX_T, NULL},
+    {"pairs_out", HLF_DTYPE_F32, 2, {-1, 2}, 0, pairs_out_buf, 2 * MAX_T, NULL, {0}, NULL},
 #endif
 };
 
@@ -163,6 +163,7 @@ static const hlf_model_desc model = {
     fake_step,
     fake_reset,
 #endif
+    0, NULL, NULL, NULL, NULL, 0, /* legacy: the one run-time dimension T (run_dims NULL) */
 };
 
 int main(int argc, char **argv)
