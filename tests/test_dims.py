@@ -71,17 +71,17 @@ def test_dim_simplification():
 
 
 # ------------------------------------------------------------------ builds at two sizes
-def _build(path, tmp_path, **kw):
+def _build(path, tmp_path, target="host", **kw):
     from hlfgen.build import compile_out, generate
 
-    gen = generate(path, tmp_path / "out", **kw)
-    return gen, compile_out(gen.out_dir, tmp_path / "build")
+    gen = generate(path, tmp_path / "out", target=target, **kw)
+    return gen, compile_out(gen.out_dir, tmp_path / "build", target=target)
 
 
-def _run_and_compare(exe, path, feeds, tmp_path, tag):
+def _run_and_compare(exe, path, feeds, tmp_path, tag, target="host"):
     from hlfgen.build import run_runner
 
-    outs, _ = run_runner(exe, feeds, work_dir=tmp_path / tag)
+    outs, _ = run_runner(exe, feeds, work_dir=tmp_path / tag, target=target)
     _, expected = run_oracle(path, feeds)
     for name, exp in expected.items():
         _compare(name, outs[name.replace(":", "_")], exp, f"runner vs onnxruntime ({tag})")
@@ -93,17 +93,19 @@ def _two_symbol_model(work):
     g = G(3)
     y, y_h = g.recurrent("X")
     r = g.op("Relu", ["M"])
-    g.out(y)
-    g.out(g.op("Concat", [r, "M"], axis=0))
+    g.nodes.append(helper.make_node("Identity", [y], ["Y"]))
+    g.nodes.append(helper.make_node("Concat", [r, "M"], ["MC"], axis=0))
+    g.out("Y")
+    g.out("MC")
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", B, I]),
               helper.make_tensor_value_info("M", TensorProto.FLOAT, ["S", I])]
     return save(g.model(inputs), work, "two_syms")
 
 
-def test_two_run_time_dimensions(tmp_path):
+def test_two_run_time_dimensions(tmp_path, target):
     work = (tmp_path, tmp_path)
     path = _two_symbol_model(work)
-    gen, exe = _build(path, tmp_path, max_dims={"T": 9, "S": 6})
+    gen, exe = _build(path, tmp_path, target, max_dims={"T": 9, "S": 6})
     m = gen.model
     assert [d.name for d in m.dims] == ["T", "S"] and m.max_dims == {"T": 9, "S": 6}
     header = (gen.out_dir / f"{m.name}.h").read_text()
@@ -114,7 +116,7 @@ def test_two_run_time_dimensions(tmp_path):
     for t, s in ((9, 2), (3, 6)):
         feeds = {"X": rng.standard_normal((t, B, I)).astype(np.float32),
                  "M": rng.standard_normal((s, I)).astype(np.float32)}
-        _run_and_compare(exe, path, feeds, tmp_path, f"t{t}s{s}")
+        _run_and_compare(exe, path, feeds, tmp_path, f"t{t}s{s}", target)
 
 
 def test_runner_refuses_a_dimension_above_its_max(tmp_path):
@@ -128,7 +130,7 @@ def test_runner_refuses_a_dimension_above_its_max(tmp_path):
         run_runner(exe, feeds, work_dir=tmp_path / "bad")
 
 
-def test_strided_window_of_time(tmp_path):
+def test_strided_window_of_time(tmp_path, target):
     """y[::2] over T: ceil(T / 2) = (T + 1) // 2 steps, and y[1::3]: (T + 1) // 3; built once, run at two
     lengths (the output extent is an expression: the runner's extents())."""
     work = (tmp_path, tmp_path)
@@ -138,12 +140,13 @@ def test_strided_window_of_time(tmp_path):
         g.out(g.op("Slice", [y, g.const([start], np.int64), g.const([INT64_MAX], np.int64),
                              g.const([0], np.int64), g.const([step], np.int64)]))
     path = save(g.model([helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", B, I])]), work, "strided")
-    gen, exe = _build(path, tmp_path, max_seq_len=11)
+    gen, exe = _build(path, tmp_path, target, max_seq_len=11)
     outs = gen.model.outputs
     assert [str(t.shape[0]) for t in outs] == ["(T + 1) // 2", "(T + 1) // 3"]
     rng = np.random.default_rng(2)
     for t in (11, 4):
-        _run_and_compare(exe, path, {"X": rng.standard_normal((t, B, I)).astype(np.float32)}, tmp_path, f"t{t}")
+        _run_and_compare(exe, path, {"X": rng.standard_normal((t, B, I)).astype(np.float32)}, tmp_path, f"t{t}",
+                         target)
 
 
 def test_static_length_lstm(tmp_path):
@@ -235,3 +238,53 @@ def test_cast_chain_to_sequence_lens(tmp_path):
     for t, lens in ((6, [6, 2, 4]), (3, [1, 3, 3])):
         feeds = {"X": rng.standard_normal((t, 3, I)).astype(np.float32), "lens": np.array(lens, np.int64)}
         _run_and_compare(exe, path, feeds, tmp_path, f"t{t}")
+
+
+DIMS_API_PROGRAM = r"""
+#include <stdio.h>
+#include "two.h"
+
+/* Buffers of the maximal sizes, from the header's macros. */
+static const int max_dims[TWO_NUM_DIMS] = {TWO_MAX_DIM_T, TWO_MAX_DIM_S};
+static float x[TWO_INPUT_X_MAX_SIZE], m[TWO_INPUT_M_MAX_SIZE];
+static float y[TWO_OUTPUT_Y_MAX_SIZE], c[TWO_OUTPUT_MC_MAX_SIZE];
+
+int main(void) {
+    int dims[TWO_NUM_DIMS];
+    const void *in[TWO_NUM_INPUTS] = {x, m};
+    void *out[TWO_NUM_OUTPUTS] = {y, c};
+    dims[TWO_DIM_T] = 3;
+    dims[TWO_DIM_S] = 2;
+    for (size_t i = 0; i < TWO_INPUT_M_SIZE(dims); i++) m[i] = (float)i - 2.5f;
+    if (two_run_dims(dims, in, out) != 0) return 1;
+    if (c[0] != 0.0f || c[TWO_INPUT_M_SIZE(dims)] != -2.5f) return 2;  /* Relu(M) then M, along S */
+    dims[TWO_DIM_S] = TWO_MAX_DIM_S + 1;
+    if (two_run_dims(dims, in, out) != -1) return 3;  /* above its max */
+    dims[TWO_DIM_S] = 1;
+    dims[TWO_DIM_T] = 0;
+    if (two_run_dims(dims, in, out) != -1) return 4;
+    if (TWO_OUTPUT_Y_SIZE(max_dims) != TWO_OUTPUT_Y_MAX_SIZE) return 5;
+    printf("sizes %zu %zu\n", TWO_OUTPUT_Y_SIZE(max_dims), TWO_OUTPUT_MC_SIZE(max_dims));
+    return 0;
+}
+"""
+
+
+def test_c_api_with_two_dimensions(tmp_path):
+    """NAME_run_dims, NAME_DIM_* / NAME_MAX_DIM_* and SIZE(dims) macros from an application."""
+    import subprocess
+
+    from hlfgen.build import compile_out, generate
+
+    work = (tmp_path, tmp_path)
+    path = _two_symbol_model(work)
+    gen = generate(path, tmp_path / "out", name="two", max_dims={"T": 5, "S": 4})
+    compile_out(gen.out_dir, tmp_path / "build")
+    src = tmp_path / "app.c"
+    src.write_text(DIMS_API_PROGRAM)
+    exe = tmp_path / "app"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{gen.out_dir}", str(src),
+                    str(tmp_path / "build" / "libtwo.a"), "-lm", "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == f"sizes {5 * B * 5} {2 * 4 * I}"
