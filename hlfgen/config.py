@@ -74,6 +74,7 @@ DTYPES = {
     "float32": DType("float32", 1, "float", "HLF_DTYPE_F32", 1, 4),
     "int32": DType("int32", 6, "int32_t", "HLF_DTYPE_I32", 2, 4),
     "int64": DType("int64", 7, "int64_t", "HLF_DTYPE_I64", 3, 8),
+    "bool": DType("bool", 9, "uint8_t", "HLF_DTYPE_BOOL", 4, 1),  # 0 or 1, one byte (numpy, ONNX)
 }
 ONNX_TO_DTYPE = {d.onnx: d.name for d in DTYPES.values()}
 C_DTYPES = {d.name: (d.ctype, d.enum) for d in DTYPES.values()}  # name -> (C type, enum)

@@ -18,7 +18,8 @@
 enum hlf_dtype {
     HLF_DTYPE_F32 = 1, /* float32 */
     HLF_DTYPE_I32 = 2, /* int32 */
-    HLF_DTYPE_I64 = 3 /* int64 */
+    HLF_DTYPE_I64 = 3, /* int64 */
+    HLF_DTYPE_BOOL = 4 /* bool */
 };
 
 #endif /* HLF_CONFIG_H */

@@ -53,6 +53,7 @@ size_t hlf_dtype_size(int dtype)
     case HLF_DTYPE_F32: return 4;
     case HLF_DTYPE_I32: return 4;
     case HLF_DTYPE_I64: return 8;
+    case HLF_DTYPE_BOOL: return 1;
     default: return 0;
     }
 }
@@ -63,12 +64,13 @@ const char *hlf_dtype_name(int dtype)
     case HLF_DTYPE_F32: return "float32";
     case HLF_DTYPE_I32: return "int32";
     case HLF_DTYPE_I64: return "int64";
+    case HLF_DTYPE_BOOL: return "bool";
     default: return "unknown";
     }
 }
 
 /* The element types a file may hold. */
-static const int k_dtypes[] = {HLF_DTYPE_F32, HLF_DTYPE_I32, HLF_DTYPE_I64};
+static const int k_dtypes[] = {HLF_DTYPE_F32, HLF_DTYPE_I32, HLF_DTYPE_I64, HLF_DTYPE_BOOL};
 
 /* The numpy descr string of an element type, or NULL. */
 static const char *dtype_descr(int dtype)
@@ -77,6 +79,7 @@ static const char *dtype_descr(int dtype)
     case HLF_DTYPE_F32: return "<f4";
     case HLF_DTYPE_I32: return "<i4";
     case HLF_DTYPE_I64: return "<i8";
+    case HLF_DTYPE_BOOL: return "|b1";
     default: return NULL;
     }
 }
@@ -142,6 +145,9 @@ static void encode_element(unsigned char *p, const void *data, size_t i, int dty
     case HLF_DTYPE_I32:
         memcpy(&bits32, (const int32_t *)data + i, sizeof bits32);
         store_le(p, bits32, 4);
+        break;
+    case HLF_DTYPE_BOOL:
+        p[0] = (unsigned char)(((const uint8_t *)data)[i] != 0);
         break;
     default:
         memcpy(&bits64, (const int64_t *)data + i, sizeof bits64);
@@ -397,8 +403,8 @@ int hlf_npy_read_header(FILE *f, hlf_npy_info *info, char *err, size_t err_len)
 /* Whether elements stored as src can be read as dst. */
 static int can_convert(int src, int dst)
 {
-    if (dst == HLF_DTYPE_F32)
-        return src == HLF_DTYPE_F32;
+    if (dst == HLF_DTYPE_F32 || dst == HLF_DTYPE_BOOL)
+        return src == dst;
     return (dst == HLF_DTYPE_I32 || dst == HLF_DTYPE_I64)
            && (src == HLF_DTYPE_I32 || src == HLF_DTYPE_I64);
 }
@@ -413,6 +419,10 @@ static int convert_chunk(const unsigned char *src, int src_dtype, size_t n, void
         int64_t v;
         if (dst_dtype == HLF_DTYPE_F32) {
             ((float *)dst)[first + i] = decode_f32(src);
+            continue;
+        }
+        if (dst_dtype == HLF_DTYPE_BOOL) { /* numpy bool: one byte, 0 or 1 */
+            ((uint8_t *)dst)[first + i] = (uint8_t)(src[0] != 0);
             continue;
         }
         v = decode_int(src, src_dtype);
