@@ -114,7 +114,7 @@ def _scalar(ctx: OpContext, i: int, what: str):
 @register("Range")
 def range_(ctx: OpContext):
     (start, dt), (limit, _), (delta, _) = (_scalar(ctx, i, w) for i, w in enumerate(("start", "limit", "delta")))
-    if dt not in FN:
+    if dt not in ("int32", "int64"):
         raise ctx.error(f"Range of dtype {dt} with a symbolic bound is not supported (int32, int64)")
     if isinstance(delta, D.Dim):
         raise ctx.error("a symbolic delta is not supported")
@@ -125,5 +125,7 @@ def range_(ctx: OpContext):
     if isinstance(n, int):
         n = max(n, 0)
     out = TensorInfo(ctx.output(), dt, (n,))
-    return [Node(ctx.label, "range", [], [out.name], {"n": n, "start": start, "delta": delta, "fn": FN[dt],
-                                                       "ctype": {"i64": "int64_t", "i32": "int32_t"}.get(FN[dt], "float")})], [out]
+    attrs = {"n": n, "start": start, "delta": delta, "fn": FN[dt], "ctype": {"i64": "int64_t", "i32": "int32_t"}[FN[dt]]}
+    if isinstance(n, D.Dim):
+        attrs["no_stream"] = True  # positions 0..T-1 of the whole sequence, not of one step
+    return [Node(ctx.label, "range", [], [out.name], attrs)], [out]
