@@ -90,7 +90,9 @@ def random_inputs(model: Model, seq_len: int, seed: int = 0, dims: dict[str, int
     feeds = {}
     for t in model.inputs:
         shape = tuple(D.evaluate(d, env) for d in t.shape)
-        if t.dtype in ("int32", "int64") and isinstance(t.int_range, tuple):  # e.g. token ids
+        if t.dtype == "bool":  # masks
+            feeds[t.name] = rng.random(shape) < 0.5
+        elif t.dtype in ("int32", "int64") and isinstance(t.int_range, tuple):  # e.g. token ids
             feeds[t.name] = rng.integers(t.int_range[0], t.int_range[1], size=shape).astype(t.dtype)
         elif t.dtype in ("int32", "int64"):  # sequence_lens: lengths in 1..T, one entry full length
             lens = rng.integers(1, seq_len + 1, size=shape)

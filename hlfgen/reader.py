@@ -332,7 +332,15 @@ class _Reader:
         if node.op_type in ("Shape", "Size") and runtime_in:
             self._shape_of(node)
         elif not runtime_in and node.op_type not in ops.ALWAYS:
-            self._constant_node(node, label)
+            try:
+                self._constant_node(node, label)
+            except HlfgenError:
+                # a value of symbolic length (Range(0, Shape(x)[1], 1)): computed at run time when an
+                # operator module handles the node
+                if node.op_type not in ops.HANDLERS or not any(
+                        fold.is_symbolic(self.consts[i]) or isinstance(self.consts[i], D.Dim) for i in ins):
+                    raise
+                self._data_node(node, label)
         elif node.op_type in ops.HANDLERS:
             self._data_node(node, label)
         else:

@@ -510,13 +510,13 @@ static int match_shape(runner *r, const hlf_tensor_desc *t, const hlf_npy_info *
 /* Checks the file's element type against the input's dtype. */
 static int check_dtype(const runner *r, const hlf_tensor_desc *t, const hlf_npy_info *info)
 {
-    int is_float = t->dtype == HLF_DTYPE_F32;
-    int ok = is_float ? info->dtype == HLF_DTYPE_F32
-                      : info->dtype == HLF_DTYPE_I32 || info->dtype == HLF_DTYPE_I64;
+    int is_float = t->dtype == HLF_DTYPE_F32, is_bool = t->dtype == HLF_DTYPE_BOOL;
+    int ok = is_float || is_bool ? info->dtype == t->dtype
+                                 : info->dtype == HLF_DTYPE_I32 || info->dtype == HLF_DTYPE_I64;
     if (ok)
         return 0;
     return fail(r, EXIT_USAGE, "input '%s': expected %s data, got '%s'", t->name,
-                is_float ? "float32 ('<f4')" : "integer ('<i4' or '<i8')", info->descr);
+                is_float ? "float32 ('<f4')" : is_bool ? "bool ('|b1')" : "integer ('<i4' or '<i8')", info->descr);
 }
 
 /* Reads the header of an open input file and validates it. */

@@ -155,5 +155,6 @@ def supported() -> list[str]:
 
 # Importing the modules registers their handlers.
 from . import shape_ops  # noqa: E402,F401
+from . import indexing, layernorm, logic, matmul, reduce, sequence  # noqa: E402,F401
 from . import argmax, cast, concat, dropout, elementwise, expand, gather, linear, recurrent, slice, softmax  # noqa: E402,F401
 from . import batchnorm, conv, pool  # noqa: E402,F401

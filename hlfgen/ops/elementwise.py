@@ -86,6 +86,10 @@ def binary(ctx: OpContext):
         raise ctx.error(f"{ctx.op} of {len(ctx.node.input)} inputs is not supported (two inputs only)")
     if ctx.op == "Pow" and not ctx.is_runtime(0):
         raise ctx.error("Pow with a constant base is not supported")
+    if any(ctx.is_runtime(i) and ctx.info(i).dtype in ("int32", "int64") for i in (0, 1)):
+        from .logic import int_binary  # integer arithmetic (lengths, indices)
+
+        return int_binary(ctx)
     weights: dict = {}
     sa, src_a = _operand(ctx, 0, "a", weights)
     sb, src_b = _operand(ctx, 1, "b", weights)

@@ -68,6 +68,10 @@ def _linear(ctx: OpContext, x: TensorInfo, w, bias: np.ndarray | None, out_shape
 
 @register("MatMul")
 def matmul(ctx: OpContext):
+    if ctx.is_runtime(1):  # runtime B (A runtime or constant): ops/matmul.py
+        from .matmul import matmul_runtime
+
+        return matmul_runtime(ctx)
     if not ctx.is_runtime(0):
         raise ctx.error("MatMul of a constant by runtime data (constant first operand) is not supported; "
                         "only runtime X times a constant matrix")

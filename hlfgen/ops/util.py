@@ -15,8 +15,8 @@ from ..config import MAX_RANK
 from . import OpContext
 from .shape_ops import dim_product, fmt
 
-C_TYPES = {"float32": "float", "int32": "int32_t", "int64": "int64_t"}
-ELEM_SIZE = {"float32": 4, "int32": 4, "int64": 8}
+C_TYPES = {"float32": "float", "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}
+ELEM_SIZE = {"float32": 4, "int32": 4, "int64": 8, "bool": 1}
 
 
 def norm_axis(ctx: OpContext, axis: int, rank: int, what: str = "axis") -> int:
