@@ -334,13 +334,16 @@ class _Reader:
         elif not runtime_in and node.op_type not in ops.ALWAYS:
             try:
                 self._constant_node(node, label)
-            except HlfgenError:
+            except HlfgenError as first:
                 # a value of symbolic length (Range(0, Shape(x)[1], 1)): computed at run time when an
-                # operator module handles the node
+                # operator module handles the node; otherwise the folding error stands
                 if node.op_type not in ops.HANDLERS or not any(
                         fold.is_symbolic(self.consts[i]) or isinstance(self.consts[i], D.Dim) for i in ins):
                     raise
-                self._data_node(node, label)
+                try:
+                    self._data_node(node, label)
+                except HlfgenError:
+                    raise first from None
         elif node.op_type in ops.HANDLERS:
             self._data_node(node, label)
         else:
