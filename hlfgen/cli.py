@@ -173,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_build(args) -> int:
     from .build import generate
-    from .emit import weights_format
-    from .lower import work_bytes
+    from .emit import ctx_bytes, weights_format
 
     gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
                    sparse=args.sparse, weights=args.weights, quantize=args.quantize,
@@ -187,7 +186,7 @@ def cmd_build(args) -> int:
     if m.dims:
         print("  run-time dimensions: " + ", ".join(f"{d.name} 1..{d.max}" for d in m.dims))
     where = f"{m.name}_weights.bin" if weights_format(p, args.weights) == "bin" else f"{m.name}_weights.h"
-    print(f"  weights {p.weight_bytes} bytes ({where}), working memory {work_bytes(p)} bytes")
+    print(f"  weights {p.weight_bytes} bytes ({where}), one instance {ctx_bytes(p)} bytes ({m.name.upper()}_CTX_BYTES)")
     for ch in p.sparse_choices:
         print(f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}")
     tc = " -DCMAKE_TOOLCHAIN_FILE=" + str(gen.out_dir / "toolchains" / "aarch64-linux-gnu.cmake") if args.target != "host" else ""

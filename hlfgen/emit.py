@@ -179,6 +179,40 @@ def _passthrough(prog: Program) -> list[tuple[int, int, object]]:
             if prog.storage[t.name].kind == "input"]
 
 
+def _ctx_members(prog: Program) -> tuple[list[dict], int]:
+    """The members of struct NAME_ctx (one model instance) and its size in bytes.
+
+    Every member starts on an ALIGN_BYTES boundary (HLF_ALIGNED on each), so
+    the size is the sum of the members' sizes rounded up to ALIGN_BYTES;
+    model.c checks it against NAME_CTX_BYTES at compile time.  Zero-sized
+    regions get one element (C has no empty arrays).
+    """
+    members = [dict(field="scratch", ctype="float", elems=prog.scratch_floats, size=4,
+                    comment="layer scratch (one layer runs at a time)")]
+    if prog.arena_floats:
+        members.append(dict(field="arena", ctype="float", elems=prog.arena_floats, size=4,
+                            comment="runtime tensors (lifetimes share space)"))
+    for lc in prog.layers:
+        n = lc.layer.num_directions * lc.layer.batch * lc.layer.hidden
+        members.append(dict(field=lc.state_h, ctype="float", elems=n, size=4, comment=f"layer {lc.index} h state"))
+        if lc.state_c:
+            members.append(dict(field=lc.state_c, ctype="float", elems=n, size=4, comment=f"layer {lc.index} c state"))
+    for c_name, dtype, elems in prog.buffers:
+        members.append(dict(field=c_name, ctype=config.DTYPES[dtype].ctype, elems=elems, size=config.DTYPES[dtype].size,
+                            comment=f"{dtype} tensor"))
+    align = config.ALIGN_BYTES
+    total = 0
+    for m in members:
+        m["elems"] = max(1, int(m["elems"]))
+        total += -(-m["elems"] * m["size"] // align) * align
+    return members, total
+
+
+def ctx_bytes(prog: Program) -> int:
+    """NAME_CTX_BYTES: the bytes of one instance (recurrent state and working memory)."""
+    return _ctx_members(prog)[1]
+
+
 def _reset_ptr(prog: Program, name: str | None) -> str:
     """An initial state as reset() sees it: a graph input, a constant, or zeros."""
     if not name:
@@ -204,6 +238,7 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
     printers = dim_printers(model)
     env.filters["cdim"] = printers["cdim"]
     env.filters["hdim"] = printers["hdim"]
+    ctx_members, ctx_bytes = _ctx_members(prog)
     ctx = dict(
         prog=prog,
         model=model,
@@ -225,6 +260,8 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         macro_names={"inputs": cnames.macro_suffixes([t.name for t in model.inputs]),
                      "outputs": cnames.macro_suffixes([t.name for t in model.outputs])},
         reset_ptr=lambda n: _reset_ptr(prog, n),
+        ctx_members=ctx_members,
+        ctx_bytes=ctx_bytes,
         weights_format=fmt,
         blob_entries=blob_entries,
         blob_bytes=len(blob),

@@ -89,14 +89,8 @@ def test_libraries_export_only_prefixed_symbols(built):
                        "pw8": [f"pw8_f32_gemv_acc_8x1__{i}" for i in isas]}
 
 
-def _harness(built: list[Built]) -> str:
-    """A C program that runs every model once on raw inputs DIR/<model>.in<i>
-    and writes DIR/<model>.out<j>."""
-    lines = ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>"]
-    lines += [f'#include "{b.name}.h"' for b in built]
-    lines += [r"""
-static char path[4096];
-static void *load(const char *dir, const char *file) {
+HARNESS_IO = r"""static void *load(const char *dir, const char *file) {
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     FILE *f = fopen(path, "rb");
     if (!f) { perror(path); exit(3); }
@@ -107,11 +101,21 @@ static void *load(const char *dir, const char *file) {
     return p;
 }
 static void save(const char *dir, const char *file, const void *p, size_t n) {
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(p, 1, n, f) != n) exit(4);
     fclose(f);
 }
+"""
+
+
+def _harness(built: list[Built]) -> str:
+    """A C program that runs every model once on raw inputs DIR/<model>.in<i>
+    and writes DIR/<model>.out<j>."""
+    lines = ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>"]
+    lines += [f'#include "{b.name}.h"' for b in built]
+    lines += [HARNESS_IO + r"""
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";"""]
     for b in built:
@@ -265,3 +269,206 @@ def test_namespace_scan_rules(tmp_path):
     assert runtime_names(tmp_path, "m_", 8) == {
         "hlf_f32_bar": "m_f32_bar__neon", "hlf_f32_foo": "HLF_NS_ISA(m_f32_foo_8x1__)",
         "hlf_helper": "m_helper", "hlf_local": "m_local"}
+
+
+# --------------------------------------------------------------------------
+# The context API: instances in caller memory
+# --------------------------------------------------------------------------
+
+def _ctx_harness(b: Built) -> str:
+    """A C program on model b: NAME_init's refusals, bad dims, two instances
+    (one in a static array in section .embed_ctx) run whole sequences on
+    inputs set 1 and 2 (iso<k>.<j>), then step through them interleaved
+    (int<k>.<j>)."""
+    N, n = b.name.upper(), b.name
+    ins = list(b.feeds)
+    X = ins.index("X")
+    lines = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>', f'#include "{n}.h"', HARNESS_IO, f"""
+static unsigned char mem_a[{N}_CTX_BYTES] __attribute__((aligned({N}_CTX_ALIGN), section(".embed_ctx")));
+static unsigned char mem_b[{N}_CTX_BYTES + 64] __attribute__((aligned({N}_CTX_ALIGN)));
+int main(int argc, char **argv) {{
+    const char *dir = argc > 1 ? argv[1] : ".";
+    char file[64];
+    if ({n}_init(NULL, {N}_CTX_BYTES) || {n}_init(mem_b + 8, {N}_CTX_BYTES) || {n}_init(mem_b, {N}_CTX_BYTES - 1)) return 10;
+    {n}_ctx *ctx[2] = {{{n}_init(mem_a, sizeof mem_a), {n}_init(mem_b, sizeof mem_b)}};
+    if (!ctx[0] || !ctx[1]) return 11;
+    const void *in[2][{N}_NUM_INPUTS];
+    void *out[2][{N}_NUM_OUTPUTS];
+    int dims[{N}_NUM_DIMS];
+    dims[{N}_DIM_T] = {T};
+    for (int k = 0; k < 2; k++) {{
+        for (int i = 0; i < {N}_NUM_INPUTS; i++) {{
+            snprintf(file, sizeof file, "in%d.%d", k + 1, i);
+            in[k][i] = load(dir, file);
+        }}"""]
+    for j, o in enumerate(b.outputs):
+        lines.append(f"        out[k][{j}] = calloc({N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}), 4);")
+    lines.append(f"""    }}
+    dims[{N}_DIM_T] = 0;
+    if ({n}_ctx_run(ctx[0], dims, in[0], out[0]) != {N}_EBADARG) return 12;
+    dims[{N}_DIM_T] = {N}_MAX_DIM_T + 1;
+    if ({n}_ctx_run(ctx[0], dims, in[0], out[0]) != {N}_EBADARG) return 13;
+    if ({n}_ctx_run(NULL, dims, in[0], out[0]) != {N}_EBADARG) return 14;
+    dims[{N}_DIM_T] = {T};
+    for (int k = 0; k < 2; k++) {{
+        if ({n}_ctx_run(ctx[k], dims, in[k], out[k]) != {N}_OK) return 15;
+        for (int j = 0; j < {N}_NUM_OUTPUTS; j++) {{
+            snprintf(file, sizeof file, "iso%d.%d", k + 1, j);
+            save(dir, file, out[k][j], sizes[j]);
+            memset(out[k][j], 0, sizes[j]);
+        }}
+    }}
+    for (int k = 0; k < 2; k++) {{
+        if ({n}_ctx_reset(ctx[k], in[k]) != {N}_OK) return 16;
+    }}
+    for (int t = 0; t < {T}; t++) {{
+        for (int k = 0; k < 2; k++) {{  /* the two instances alternate step by step */
+            const void *sin[{N}_NUM_INPUTS];
+            void *sout[{N}_NUM_OUTPUTS];
+            memcpy(sin, in[k], sizeof sin);
+            sin[{X}] = (const float *)in[k][{X}] + (size_t)t * {N}_INPUT_X_SIZE(1);""")
+    for j, o in enumerate(b.outputs):
+        off = f"(size_t)t * {N}_OUTPUT_Y_SIZE(1)" if o == "Y" else "0"
+        lines.append(f"            sout[{j}] = (float *)out[k][{j}] + {off};")
+    lines.append(f"""            if ({n}_ctx_step(ctx[k], NULL, sin, sout) != {N}_OK) return 17;
+        }}
+    }}
+    for (int k = 0; k < 2; k++) {{
+        for (int j = 0; j < {N}_NUM_OUTPUTS; j++) {{
+            snprintf(file, sizeof file, "int%d.%d", k + 1, j);
+            save(dir, file, out[k][j], sizes[j]);
+        }}
+    }}
+    return 0;
+}}""")
+    sizes = ", ".join(f"{N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}) * 4" for o in b.outputs)
+    lines.insert(5, f"static const size_t sizes[] = {{{sizes}}};")
+    return "\n".join(lines) + "\n"
+
+
+def _second_feeds(b: Built) -> dict:
+    return models.make_inputs(__import__("onnx").load(str(b.onnx)), T, seed=77)
+
+
+def test_ctx_instances_interleaved_equal_isolated_runs(built, tmp_path):
+    b = built[0]  # LSTM with initial_h
+    src = tmp_path / "ctx.c"
+    src.write_text(_ctx_harness(b))
+    exe = tmp_path / "ctx"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{b.out}", str(src), str(b.lib), "-lm",
+                    "-o", str(exe)], check=True)
+    feeds2 = _second_feeds(b)
+    for k, feeds in ((1, b.feeds), (2, feeds2)):
+        for i, arr in enumerate(feeds.values()):
+            (tmp_path / f"in{k}.{i}").write_bytes(np.ascontiguousarray(arr).tobytes())
+    proc = subprocess.run([str(exe), str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc
+    own2, _ = run_runner(b.runner, feeds2)
+    _, expected2 = run_oracle(b.onnx, feeds2)
+    for k, own, expected in ((1, b.own, b.expected), (2, own2, expected2)):
+        for j, o in enumerate(b.outputs):
+            iso = np.fromfile(tmp_path / f"iso{k}.{j}", dtype=np.float32).reshape(own[o].shape)
+            inter = np.fromfile(tmp_path / f"int{k}.{j}", dtype=np.float32).reshape(own[o].shape)
+            np.testing.assert_array_equal(iso, own[o], err_msg=f"instance {k} {o}: ctx_run != static run")
+            np.testing.assert_allclose(inter, iso, atol=1e-6, rtol=1e-5, err_msg=f"instance {k} {o}: steps != run")
+            np.testing.assert_allclose(inter, expected[o], atol=1e-4, rtol=1e-3)
+    nm = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
+    sections = subprocess.run(["objdump", "-t", str(exe)], capture_output=True, text=True, check=True).stdout
+    assert any(" .embed_ctx" in ln and ln.endswith(" mem_a") for ln in sections.splitlines()), "mem_a not in .embed_ctx"
+    assert " mem_a" in nm
+
+
+THREADS_APP = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "@n@.h"
+@io@
+/* One instance per thread, each in its own static array. */
+static unsigned char mem[2][@N@_CTX_BYTES] __attribute__((aligned(@N@_CTX_ALIGN)));
+static const char *dir;
+static void *worker(void *arg) {
+    const int k = (int)(size_t)arg;
+    char file[64];
+    const void *in[@N@_NUM_INPUTS];
+    void *out[@N@_NUM_OUTPUTS];
+    for (int i = 0; i < @N@_NUM_INPUTS; i++) {
+        snprintf(file, sizeof file, "in%d.%d", k + 1, i);
+        in[i] = load(dir, file);
+    }
+    for (int j = 0; j < @N@_NUM_OUTPUTS; j++) out[j] = malloc(sizes[j]);
+    @n@_ctx *ctx = @n@_init(mem[k], sizeof mem[k]);
+    int dims[@N@_NUM_DIMS];
+    dims[@N@_DIM_T] = @T@;
+    for (int r = 0; r < 3; r++) {
+        if (@n@_ctx_run(ctx, dims, in, out) != @N@_OK) exit(20);
+    }
+    for (int j = 0; j < @N@_NUM_OUTPUTS; j++) {
+        snprintf(file, sizeof file, "thr%d.%d", k + 1, j);
+        save(dir, file, out[j], sizes[j]);
+    }
+    return NULL;
+}
+int main(int argc, char **argv) {
+    pthread_t t[2];
+    dir = argc > 1 ? argv[1] : ".";
+    for (int k = 0; k < 2; k++) pthread_create(&t[k], NULL, worker, (void *)(size_t)k);
+    for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc (ThreadSanitizer)")
+def test_ctx_two_threads_tsan_no_static_data_weights_section(built, tmp_path):
+    """Two threads, one instance each, under ThreadSanitizer; built with
+    HLF_NO_STATIC_API (no mutable static data left: nm) and the weights in a
+    section named by the integrator."""
+    b = built[0]
+    N = b.name.upper()
+    app = tmp_path / "app"
+    app.mkdir()
+    sizes = ", ".join(f"{N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}) * 4" for o in b.outputs)
+    (app / "app.c").write_text(THREADS_APP.replace("@io@", f"static const size_t sizes[] = {{{sizes}}};\n" + HARNESS_IO)
+                               .replace("@n@", b.name).replace("@N@", N).replace("@T@", str(T)))
+    (app / "CMakeLists.txt").write_text(f"""cmake_minimum_required(VERSION 3.16)
+project(app C)
+set(CMAKE_C_FLAGS "${{CMAKE_C_FLAGS}} -fsanitize=thread -g")
+set(CMAKE_EXE_LINKER_FLAGS "${{CMAKE_EXE_LINKER_FLAGS}} -fsanitize=thread")
+set(HLF_NO_STATIC_API ON)
+set({N}_WEIGHTS_SECTION .embed_weights)
+add_subdirectory({b.out} model)
+find_package(Threads REQUIRED)
+add_executable(app app.c)
+target_link_libraries(app PRIVATE {b.name}::{b.name} Threads::Threads)
+""")
+    _cmake_build(app, tmp_path / "build", "-DCMAKE_C_COMPILER=gcc")
+    lib = tmp_path / "build" / "model" / f"lib{b.name}.a"
+    syms = subprocess.run(["nm", str(lib)], capture_output=True, text=True, check=True).stdout.splitlines()
+    # Objects in writable sections (.data, .bss, COMMON); .data.rel.ro (const tables of
+    # pointers in PIC code) is read-only after relocation.
+    table = subprocess.run(["objdump", "-t", str(lib)], capture_output=True, text=True, check=True).stdout
+    mutable = {ln.split()[-1] for ln in table.splitlines() if " O " in ln and len(ln.split()) >= 5
+               and (ln.split()[3].startswith((".data", ".bss", "*COM*")) and not ln.split()[3].startswith(".data.rel.ro"))}
+    # Known, not ours: runtime/hlf_dispatch.c's chosen ISA, written once by a constructor before
+    # main (board 20:37: speed to replace it by ifunc).
+    assert mutable <= {"active"}, f"mutable static data without the static API: {sorted(mutable)}"
+    assert not [s for s in syms if s.endswith(f" {b.name}_run")], "static API compiled in"
+    heads = subprocess.run(["objdump", "-h", str(tmp_path / "build" / "app")], capture_output=True, text=True,
+                           check=True).stdout
+    section = [ln.split() for ln in heads.splitlines() if ".embed_weights" in ln]
+    assert section and int(section[0][2], 16) >= int(open(b.out / f"{b.name}.h").read().split(
+        f"#define {N}_WEIGHT_BYTES ")[1].split()[0]), heads
+    feeds2 = _second_feeds(b)
+    for k, feeds in ((1, b.feeds), (2, feeds2)):
+        for i, arr in enumerate(feeds.values()):
+            (tmp_path / f"in{k}.{i}").write_bytes(np.ascontiguousarray(arr).tobytes())
+    proc = subprocess.run([str(tmp_path / "build" / "app"), str(tmp_path)], capture_output=True, text=True,
+                          env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
+    assert proc.returncode == 0 and "ThreadSanitizer" not in proc.stderr, proc.stderr[-3000:]
+    own2, _ = run_runner(b.runner, feeds2)
+    for k, own in ((1, b.own), (2, own2)):
+        for j, o in enumerate(b.outputs):
+            got = np.fromfile(tmp_path / f"thr{k}.{j}", dtype=np.float32).reshape(own[o].shape)
+            np.testing.assert_array_equal(got, own[o], err_msg=f"thread {k} {o}")
