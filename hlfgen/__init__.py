@@ -10,3 +10,12 @@ The paper's equations live in hlf.py.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """hlfgen.compile (hlfgen/api.py), imported on first use."""
+    if name == "compile":
+        from .api import compile
+
+        return compile
+    raise AttributeError(f"module 'hlfgen' has no attribute {name!r}")

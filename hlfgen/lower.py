@@ -97,6 +97,7 @@ class LayerCode:
     state_c: str | None
     scratch: dict[str, int]  # name -> offset (floats) in the scratch region
     scratch_floats: int
+    chunk: int = 1  # time steps per input-projection chunk (PROJ_CHUNK or fewer)
 
 
 @dataclass
@@ -368,6 +369,13 @@ class _MatLowering:
         return MatPlan(calls, ops)
 
 
+# Time steps whose input projection (X·W^T of Algorithm 1, all gates) is computed at once: W is
+# streamed once per chunk and the projection buffer holds one chunk, so the working memory does not
+# grow with the sequence length (onnxruntime's DynamicQuantizeLSTM quantizes all of X with one scale:
+# those layers project the whole sequence at once).
+PROJ_CHUNK = 16
+
+
 def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     H, G, B = layer.hidden, layer.gates, layer.batch
     GH = G * H
@@ -375,20 +383,22 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
         raise HlfgenError(f"the batch axis of X has the run-time extent {B}; recurrent layers need a static "
                           "batch (--dim or --batch)", layer.node, layer.kind.upper())
     T = max(1, D.dmax(layer.seq, prog.model.max_dims))
+    chunk = T if layer.qweights is not None else min(T, PROJ_CHUNK)
     dirs = []
     proj_rank = rec_rank = max_dense = 0
     qneed: dict[str, int] = {}  # int8: quantized-input buffers (_MatLowering.quantize_input)
     for d in range(layer.num_directions):
         pre = f"l{idx}_d{d}"
         lw = _MatLowering(prog, f"{pre}_W")
-        lw.nvec = T * B
+        lw.nvec = chunk * B  # the projection runs on one chunk of steps at a time
         lr = _MatLowering(prog, f"{pre}_R")
         if layer.qweights is not None:  # the model's own int8 weights (onnxruntime DynamicQuantizeLSTM)
             from .qlower import ort_dynamic
 
-            proj, rec = ort_dynamic(lw, lr, layer, d, T * B)
+            proj, rec = ort_dynamic(lw, lr, layer, d, chunk * B)
         else:
-            proj = lw.plan(layer.W[d], [(0, GH, "xw")], "x", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
+            # one chunk of steps (templates/ops/recurrent.c.j2): xc -> xwc
+            proj = lw.plan(layer.W[d], [(0, GH, "xwc")], "xc", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
             if layer.kind == "gru" and not layer.linear_before_reset:
                 rec = [lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
                        lr.plan(layer.R[d], [(2 * H, 3 * H, "g + 2 * H")], "rh", "cx", gemm=False)]
@@ -421,14 +431,14 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     # Scratch region of this layer (offsets in floats, 64-byte aligned).
     scratch, off = {}, 0
     gru_lbr = layer.kind == "gru" and layer.linear_before_reset
-    for name, size in (("xw", T * B * GH), ("cxall", T * B * proj_rank), ("g", GH), ("cx", rec_rank), ("ad", max_dense),
+    for name, size in (("xw", chunk * B * GH), ("cxall", chunk * B * proj_rank), ("g", GH), ("cx", rec_rank), ("ad", max_dense),
                        ("rh", H if layer.kind == "gru" and not gru_lbr else 0), ("hh", H if gru_lbr else 0),
                        ("tmp", H if layer.kind == "lstm" else 0), *sorted(qneed.items())):
         if size:
             scratch[name] = off
             off += _align(size)
     nd = layer.num_directions
-    code = LayerCode(idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off)
+    code = LayerCode(idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off, chunk)
     prog.state_floats += nd * B * H * (2 if layer.kind == "lstm" else 1)
     return code
 

@@ -52,11 +52,11 @@ def ort_dynamic(lw, lr, layer, d: int, nvec: int):
     ldx = _buffers(lw, "qx", n_in, nvec)
     ldh = _buffers(lr, "qh", H, 1)
     proj = MatPlan([
-        MatCall("", n_in, n_in, "x", "(int8_t *)qx", "X of all steps to uint8 (one scale and zero point, as onnxruntime)",
+        MatCall("", n_in, n_in, "xc", "(int8_t *)qx", "X of all steps to uint8 (one scale and zero point, as onnxruntime)",
                 ldx=n_in, ldy=ldx, kind="quant_u8", scale="qxs", xs="qxo"),
-        MatCall(w, GH, n_in, "(int8_t *)qx", "xw", "X·W^T on int8 weights (int32 sums)", ldx=ldx, ldy=GH,
+        MatCall(w, GH, n_in, "(int8_t *)qx", "xwc", "X·W^T on int8 weights (int32 sums)", ldx=ldx, ldy=GH,
                 dtype="qs8", scale=f"{w}_s", xs="qxs"),
-        MatCall(w, GH, n_in, "", "xw", "the zero point's term", ldy=GH, kind="zp_acc", xs="-(qxs[0] * qxo[0])"),
+        MatCall(w, GH, n_in, "", "xwc", "the zero point's term", ldy=GH, kind="zp_acc", xs="-(qxs[0] * qxo[0])"),
     ], GH * n_in)
     rec = MatPlan([
         MatCall("", H, H, "h", "(int8_t *)qh", "h to uint8 (one scale and zero point per step)", ldx=H, ldy=ldh,

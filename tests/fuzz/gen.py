@@ -126,9 +126,11 @@ def group_model(seed: int, cases: list[int], batch: int) -> tuple[onnx.ModelProt
 
 
 def random_feeds(model: onnx.ModelProto, info: dict, T: int, batch: int, seed: int) -> dict:
-    rng = np.random.default_rng([seed, 7])
+    """Feeds of every graph input, each drawn from its own case's stream (inputs are named c<case>_...),
+    so a case replayed alone (HLF_FUZZ_CASES) sees exactly the data it saw in its group."""
     feeds = {}
     for gi in model.graph.input:
+        rng = np.random.default_rng([seed, int(gi.name[1:].split("_")[0]), sum(gi.name.encode()), 7])
         dims = [T if (d.dim_param == "T") else d.dim_value for d in gi.type.tensor_type.shape.dim]
         if gi.type.tensor_type.elem_type == TensorProto.INT32:
             feeds[gi.name] = rng.integers(0, T + 1, size=dims).astype(np.int32)

@@ -67,8 +67,10 @@ def activations(op: str, num_dirs: int, names=None, alphas=None, betas=None):
 
 def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hidden: int,
         direction: str = "forward", layout: int = 0, clip=None, input_forget: int = 0,
-        linear_before_reset: int = 0, acts=None, alphas=None, betas=None):
-    """Y, Y_h, Y_c (Y_c None unless LSTM), float64, in the node's layout."""
+        linear_before_reset: int = 0, acts=None, alphas=None, betas=None, stats: dict | None = None):
+    """Y, Y_h, Y_c (Y_c None unless LSTM), float64, in the node's layout.  stats, when given,
+    gets "peak": the largest magnitude of any gate pre-activation or state on the way (float32
+    overflows past 3.4e38, so a float32 engine cannot be held to the float64 values of such a run)."""
     X = np.asarray(X, np.float64)
     if layout:
         X = X.transpose(1, 0, 2)
@@ -83,6 +85,7 @@ def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hi
     lens = np.full(Bn, T) if seq_lens is None else np.asarray(seq_lens).astype(int)
     fns = activations(op, D, acts, alphas, betas)
     clipf = (lambda v: np.clip(v, -clip, clip)) if clip is not None else (lambda v: v)
+    peak = 0.0
     Y = np.zeros((T, D, Bn, H))
     Yh = np.zeros((D, Bn, H))
     Yc = np.zeros((D, Bn, H))
@@ -108,6 +111,8 @@ def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hi
                     c = fg * c + i * ct
                     o = f(clipf(pre[H:2 * H] + P[d, H:2 * H] * c))
                     h = o * hfn(c)
+                    peak = max(peak, np.abs(pre).max(), np.abs(P[d] * np.concatenate([c, c, c])).max(),
+                               np.abs(c).max())
                 elif op == "GRU":
                     Rz, Rr, Rh = R[d][:H], R[d][H:2 * H], R[d][2 * H:]
                     z = f(clipf(xw[:H] + Rz @ h + Rb[:H]))
@@ -117,11 +122,15 @@ def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hi
                     else:
                         ht = g(clipf(xw[2 * H:] + Rh @ (r * h) + Rb[2 * H:]))
                     h = (1 - z) * ht + z * h
+                    peak = max(peak, np.abs(xw).max(), np.abs(R[d] @ h).max())
                 else:
                     h = f(clipf(xw + R[d] @ h + Rb))
+                peak = max(peak, np.abs(xw).max(), np.abs(h).max())
                 Y[t, d, b] = h
             if lens[b] > 0:
                 Yh[d, b], Yc[d, b] = h, c
+    if stats is not None:
+        stats["peak"] = float(peak)
     if layout:
         return Y.transpose(2, 0, 1, 3), Yh.transpose(1, 0, 2), (Yc.transpose(1, 0, 2) if op == "LSTM" else None)
     return Y, Yh, (Yc if op == "LSTM" else None)
