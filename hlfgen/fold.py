@@ -41,6 +41,13 @@ def is_symbolic(v) -> bool:
     return isinstance(v, Fill) or (isinstance(v, np.ndarray) and v.dtype == object)
 
 
+def _scalar_obj(v) -> np.ndarray:
+    """A 0-d object array holding v (np.array(v, object) would try to iterate a Dim)."""
+    arr = np.empty((), dtype=object)
+    arr[()] = v
+    return arr
+
+
 def sym_array(values, shape=None) -> np.ndarray:
     """An int64 array, or an object array when an entry is a Dim."""
     vals = list(values)
@@ -158,6 +165,13 @@ def fold_symbolic(node, vals, a: dict, opset: int, evaluate_plain):
             to = helper.tensor_dtype_to_np_dtype(a["to"]) if op == "Cast" else vals[0].value.dtype
             return Fill(vals[0].value.astype(to), vals[0].shape)
         return vals[0]
+    if op == "CastLike" and not isinstance(vals[1], Fill):  # to the type of input 1: extents are int64
+        to = np.int64 if is_symbolic(vals[1]) else np.asarray(W.materialize(vals[1])).dtype
+        if is_symbolic(vals[0]):
+            if np.dtype(to).kind not in "iu":
+                raise ValueError("CastLike of symbolic extents to a non-integer type")
+            return vals[0]
+        return np.asarray(W.materialize(vals[0])).astype(to)
     if op == "ConstantOfShape":
         v = numpy_helper.to_array(a["value"]).reshape(-1)[:1] if "value" in a else np.zeros(1, np.float32)
         return Fill(v.reshape(()), tuple(vals[0].tolist()))
@@ -234,6 +248,8 @@ def fold_node(node, vals, a: dict, opset: int, label: str, opset_import) -> list
 
     def plain(n, values):
         return reference_eval(n, values, label, opset_import)
+
+    vals = [_scalar_obj(v) if isinstance(v, D.Dim) else v for v in vals]  # a bare extent (Gather(Shape(x), 1)) is symbolic
 
     if any(is_symbolic(v) for v in vals if v is not None):
         try:

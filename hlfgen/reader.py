@@ -379,7 +379,10 @@ class _Reader:
                             used_consts=self.used_consts, notes=self.notes, roles=self.roles,
                             syms={i: self.consts[i] for i in node.input
                                   if isinstance(self.consts.get(i), (W.SymTensor, W.TransposedSym))})
-        new_ops, outs = ops.HANDLERS[node.op_type](ctx)
+        try:
+            new_ops, outs = ops.HANDLERS[node.op_type](ctx)
+        except (TypeError, ValueError, IndexError, KeyError, ArithmeticError) as e:  # a case the handler did not foresee
+            raise HlfgenError(f"cannot compile this node ({type(e).__name__}: {e})", label, node.op_type) from None
         for info in outs:
             self.tensors[info.name] = info
         self.ops.extend(new_ops)

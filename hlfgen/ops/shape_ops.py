@@ -45,6 +45,21 @@ def _pinned_axis(ctx: OpContext, out: list, total) -> list | None:
     return out[:i] + [x] + out[i + 1:]
 
 
+def _pinned_with_infer(out: list, infer: int, total) -> tuple | None:
+    """(axis, symbol, the -1's extent) when exactly one constant axis read as one symbol of total
+    leaves a positive whole number for the -1 axis; else None."""
+    fits = []
+    for i, d in enumerate(out):
+        if i == infer or not isinstance(d, int) or d <= 0:
+            continue
+        for name in sorted(D.symbols(total)):
+            sym = D.sym(name)
+            q = D.exact_div(total, D.prod([sym if j == i else e for j, e in enumerate(out) if j != infer]))
+            if isinstance(q, int) and q > 0:
+                fits.append((i, sym, q))
+    return fits[0] if len(fits) == 1 else None
+
+
 def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list:
     """ONNX Reshape's output shape (0 copies, -1 infers), with symbolic extents."""
     target = list(target)
@@ -56,6 +71,13 @@ def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list:
     if infer is not None:
         known = D.prod([d for i, d in enumerate(out) if i != infer])
         q = D.exact_div(total, known)
+        if q is None and isinstance(total, D.Dim):  # [7, -1, 13] of [T, 3, 1, 13]: the example's T folded in
+            pinned = _pinned_with_infer(out, infer, total)
+            if pinned is not None:
+                i, sym, q = pinned
+                ctx.note(f"the constant {out[i]} on axis {i} of the target shape is read as {sym} (the exporter "
+                         "folded the example's length into this Reshape)")
+                out[i] = sym
         if q is None or (isinstance(q, int) and q < 0):
             raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)}")
         out[infer] = q

@@ -59,8 +59,35 @@ def export(name: str, mode: str, out: Path) -> None:
             dims = {}
             shapes = tuple({a: dims.setdefault(d, torch.export.Dim(d, min=1, max=64)) for a, d in axes.items()} or None
                            for axes in net.dynamic_axes().values())
-            torch.onnx.export(module, args, str(tmp), dynamo=True, optimize=(mode == "opt"),
-                              dynamic_shapes=shapes, verbose=False, external_data=False, **kw)
+            # One dynamo export serves both modes: torch.onnx.export(optimize=True) is this export
+            # followed by ONNXProgram.optimize() (torch/onnx/_internal/exporter/_core.py), so the
+            # optimize=False file is saved first and the optimized one from the same program.
+            prog = torch.onnx.export(module, args, dynamo=True, optimize=False, dynamic_shapes=shapes,
+                                     verbose=False, **kw)
+            sibling = out.with_name(out.name.replace(f"_{mode}.onnx", f"_{'dyn' if mode == 'opt' else 'opt'}.onnx"))
+            dyn_path, opt_path = (sibling, out) if mode == "opt" else (out, sibling)
+            dyn_tmp = tmp if mode == "dyn" else dyn_path.with_name(f".{dyn_path.stem}.{os.getpid()}.onnx")
+            prog.save(str(dyn_tmp), external_data=False)
+            try:
+                prog.optimize()
+                opt_tmp = tmp if mode == "opt" else opt_path.with_name(f".{opt_path.stem}.{os.getpid()}.onnx")
+                prog.save(str(opt_tmp), external_data=False)
+            except Exception:
+                if mode == "opt":
+                    raise
+                opt_tmp = None  # the opt request reports the optimizer's error itself
+            for side, side_tmp in ((dyn_path, dyn_tmp), (opt_path, opt_tmp)):
+                if side == out or side_tmp is None:
+                    continue
+                if side.exists():  # made by an earlier request
+                    side_tmp.unlink()
+                else:
+                    _finish(module, net, side, side_tmp)
+    _finish(module, net, out, tmp)
+
+
+def _finish(module, net, out: Path, tmp: Path) -> None:
+    """OUT.npz (PyTorch's outputs), then the export renamed into place."""
     ref = {}
     with torch.no_grad():
         for length in RUN_LENS:
