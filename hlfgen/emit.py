@@ -197,6 +197,9 @@ def _ctx_members(prog: Program) -> tuple[list[dict], int]:
         members.append(dict(field=lc.state_h, ctype="float", elems=n, size=4, comment=f"layer {lc.index} h state"))
         if lc.state_c:
             members.append(dict(field=lc.state_c, ctype="float", elems=n, size=4, comment=f"layer {lc.index} c state"))
+    if prog.counts_steps:
+        members.append(dict(field="t_step", ctype="int32_t", elems=1, size=4,
+                            comment="steps since the last reset (NAME_step against sequence_lens)"))
     for c_name, dtype, elems in prog.buffers:
         members.append(dict(field=c_name, ctype=config.DTYPES[dtype].ctype, elems=elems, size=config.DTYPES[dtype].size,
                             comment=f"{dtype} tensor"))

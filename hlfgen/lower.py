@@ -98,6 +98,7 @@ class LayerCode:
     scratch: dict[str, int]  # name -> offset (floats) in the scratch region
     scratch_floats: int
     chunk: int = 1  # time steps per input-projection chunk (PROJ_CHUNK or fewer)
+    max_t: int = 1  # the most time steps of one run (the sequence axis' maximum)
 
 
 @dataclass
@@ -124,6 +125,11 @@ class Program:
     state_floats: int = 0
     weight_bytes: int = 0
     can_stream: bool = True
+
+    @property
+    def counts_steps(self) -> bool:
+        """NAME_step with sequence_lens: the instance counts the steps since the last reset."""
+        return self.can_stream and any(lc.layer.seq_lens for lc in self.layers)
     const_arrays: list = field(default_factory=list)  # (symbol, dtype, values)
     buffers: list = field(default_factory=list)  # (c_name, dtype, elements): static buffers of non-float tensors
     target: str = "host"
@@ -438,7 +444,7 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
             scratch[name] = off
             off += _align(size)
     nd = layer.num_directions
-    code = LayerCode(idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off, chunk)
+    code = LayerCode(idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off, chunk, T)
     prog.state_floats += nd * B * H * (2 if layer.kind == "lstm" else 1)
     return code
 

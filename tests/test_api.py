@@ -98,3 +98,21 @@ def test_instance_bytes_do_not_grow_with_max_seq_len(tmp_path):
     sizes = {t: ctx_bytes(generate(path, tmp_path / f"o{t}", max_seq_len=t).program) for t in (16, 128, 1024)}
     assert len(set(sizes.values())) == 1, sizes
     assert sizes[128] < 4 * 128 * 4 * 128, sizes  # less than the all-steps projection (T x 4 gates x H floats) alone
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_stream_with_sequence_lens(kind, tmp_path):
+    """NAME_step counts the steps since the reset: an entry stops at its own length (Y zero, Y_h
+    frozen), one of length 0 keeps a zero Y_h, as onnxruntime's whole-sequence run."""
+    TT = 7
+    proto = models.rnn_model(kind, 5, 9, batch=3, with_seq_lens=True, with_initial_h=True, seed=4)
+    path = models.save(proto, tmp_path / "m.onnx")
+    feeds = models.make_inputs(proto, TT, batch=3, seed=2, seq_lens=[TT, 3, 0])
+    _, expected = run_oracle(path, feeds)
+    m = hlfgen.compile(path, max_seq_len=TT)
+    assert m.can_stream
+    streamed = m.stream(**feeds)
+    again = m.stream(**feeds)  # reset() restarts the count
+    for k, v in expected.items():
+        np.testing.assert_allclose(streamed[k], v, atol=1e-4, rtol=1e-3, err_msg=k)
+        np.testing.assert_allclose(again[k], v, atol=1e-4, rtol=1e-3, err_msg=k)
