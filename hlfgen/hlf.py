@@ -8,6 +8,7 @@ factors are ``Fraction``s so that e.g. cf = 5/3 lands exactly on Table 1.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Union
@@ -64,6 +65,26 @@ def hlf_ops(m: int, n: int, j: int, k: int) -> int:
     """Multiply-adds of Algorithm 1: j·n + k·n + k·(m-j) (denominator of Eq. 5)."""
     _check(m, n, j, k)
     return j * n + k * n + k * (m - j)
+
+
+def segment_counts(n: int, dense_rows: int, blocks: Sequence[tuple[int, Hashable, int]]) -> tuple[int, int]:
+    """(parameters, Algorithm 1 multiply-adds) of a matrix stored as row segments: dense_rows rows
+    of A' (j·n), each distinct C (key, rank k) once (k·n), each B block (rows x k) once.
+    blocks: (rows, C key, rank) per low-rank segment.  One [A' ; B·C] gives hlf_params / hlf_ops
+    (Eq. 4 and 5 denominators, which are the same number)."""
+    ranks: dict = {}
+    params = dense_rows * n
+    for rows, key, k in blocks:
+        if key not in ranks:
+            ranks[key] = k
+            params += k * n  # C·x once per distinct C (Algorithm 1, line 2)
+        params += rows * k  # B·t (line 3)
+    ops = params  # line 1: j·n, line 2: k·n per C, line 3: rows·k per block
+    if len(ranks) == 1 and len({k for _, _, k in blocks}) == 1:
+        m = dense_rows + sum(r for r, _, _ in blocks)
+        k = next(iter(ranks.values()))
+        assert (params, ops) == (hlf_params(m, n, dense_rows, k), hlf_ops(m, n, dense_rows, k))
+    return params, ops
 
 
 def op_reduction(m: int, n: int, j: int, k: int) -> Fraction:

@@ -30,18 +30,9 @@ def numerical_rank(a: np.ndarray) -> int:
 def describe_matrix(mat: FactoredMatrix, gates: int) -> dict:
     m, n = mat.rows, mat.cols
     dense_rows = sum(s.rows for s in mat.segments if isinstance(s, Dense))
-    cs: dict[str, int] = {}
-    params = dense_rows * n
-    for s in mat.segments:
-        if isinstance(s, LowRank):
-            if s.c_key not in cs:
-                cs[s.c_key] = s.rank
-                params += s.rank * n
-            params += s.rows * s.rank
-    ops = params  # Algorithm 1: j*n + k*n + k*(m-j), the same count as the parameters (Eq. 4 and 5)
-    ks = list(cs.values())
-    if len(ks) == 1:  # one [A' ; B·C]: the paper's counts (hlf.py, Eq. 4 / Eq. 5 denominators)
-        params, ops = hlf.hlf_params(m, n, dense_rows, ks[0]), hlf.hlf_ops(m, n, dense_rows, ks[0])
+    low = [(s.rows, s.c_key, s.rank) for s in mat.segments if isinstance(s, LowRank)]
+    params, ops = hlf.segment_counts(n, dense_rows, low)  # Eq. 4 / Eq. 5 denominators
+    ks = list({key: k for _, key, k in low}.values())
     if not ks:
         block = m // gates if gates and m % gates == 0 else m
         ranks = [numerical_rank(mat.dense()[g * block:(g + 1) * block]) for g in range(m // block)]

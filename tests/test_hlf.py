@@ -294,3 +294,19 @@ def test_example_lmf_gate_and_errors():
         make_example_model("conv")
     with pytest.raises(HlfgenError):
         make_example_model(direction="sideways")
+
+
+def test_segment_counts_count_each_factor_once():
+    """hlf.segment_counts against the sizes of the arrays Algorithm 1 touches: A' (j x n), each
+    distinct C (k x n) once, each B block (rows x k); one block is Eq. 4 / 5's j·n + k·(m-j+n)."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n, j = int(rng.integers(1, 40)), int(rng.integers(0, 30))
+        keys = [f"C{int(rng.integers(0, 3))}" for _ in range(int(rng.integers(1, 5)))]
+        rank = {key: int(rng.integers(1, 6)) for key in set(keys)}
+        blocks = [(int(rng.integers(1, 20)), key, rank[key]) for key in keys]
+        arrays = [np.zeros((j, n))] + [np.zeros((rank[key], n)) for key in sorted(set(keys))] + \
+                 [np.zeros((rows, k)) for rows, _, k in blocks]
+        params, ops = hlf.segment_counts(n, j, blocks)
+        assert params == ops == sum(a.size for a in arrays)
+    assert hlf.segment_counts(20, 4, [(12, "C", 3)]) == (hlf.hlf_params(16, 20, 4, 3), hlf.hlf_ops(16, 20, 4, 3))
