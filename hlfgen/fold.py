@@ -179,6 +179,12 @@ def fold_symbolic(node, vals, a: dict, opset: int, evaluate_plain):
         base = np.asarray(W.materialize(vals[0]))
         if base.size and np.all(base == base.reshape(-1)[0]):
             return Fill(base.reshape(-1)[0].copy(), _broadcast(base.shape, tuple(np.asarray(vals[1]).tolist())))
+    if op in ("Shape", "Size") and isinstance(vals[0], Fill):  # the extents of a constant-filled tensor
+        dims = list(vals[0].shape)
+        if op == "Size":
+            return sym_array([D.prod(dims)]).reshape(())
+        end = a.get("end")
+        return sym_array(dims[slice(int(a.get("start", 0)), None if end is None else int(end))])
     if any(isinstance(v, Fill) for v in vals):
         out = _fold_fill(node, vals, a, evaluate_plain)
         if out is None:

@@ -37,6 +37,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +60,6 @@ STRICT = os.environ.get("HLF_NETS_STRICT", "1") == "1"
 XFAIL: dict[str, str] = {
     "nmt_enc_packed/dyn": _PACK,
     "nmt_enc_packed/opt": _PACK,
-    # the optimizer folds the example's T = 7 into Reshape [7, -1, 13]: onnxruntime itself refuses the
-    # file at another length (hlfgen reads the 7 as T and compiles it, with a note)
-    "ptb_lm/opt": ("onnxruntime at T=4: [ONNXRuntimeError] : 1 : FAIL : Non-zero status code returned while "
-                   "running Reshape node. Name:'node_Reshape_130' Status Message: "
-                   "/onnxruntime_src/onnxruntime/core/providers/cpu/tensor/reshape_helper."),
 }
 
 
@@ -85,8 +81,10 @@ def _case(net: str, mode: str, target: str):
 
 # the host for every mode; the qemu share: the default exporter (opt) on one net per kind of operator
 QEMU_NETS = ("nmt_enc", "nmt_dec_mask", "nmt_dec_cell", "atis_joint", "kws_crnn2d")
+# HLF_NETS_QEMU=all: every net and mode under qemu as well
+QEMU_ALL = os.environ.get("HLF_NETS_QEMU") == "all"
 CASES = [_case(n, m, t) for m in MODES for n in NETS for t in TARGETS
-         if t == "host" or (m == "opt" and n in QEMU_NETS)]
+         if t == "host" or QEMU_ALL or (m == "opt" and n in QEMU_NETS)]
 
 
 def _fail(net: str, mode: str, target: str, signature: str, detail: str = ""):
@@ -231,8 +229,10 @@ def _oracle(path: Path, net: str, mode: str, target: str, length: int, feed: dic
     """onnxruntime on the export, checked against PyTorch's outputs on the same inputs."""
     try:
         _, expected = run_oracle(path, feed)
-    except Exception as e:  # onnxruntime refuses its own exporter's file
-        _fail(net, mode, target, f"onnxruntime at {NETS[net].seq}={length}: {str(e).splitlines()[0][:200]}")
+    except Exception as e:  # onnxruntime refuses its own exporter's file: PyTorch's outputs are the oracle
+        warnings.warn(f"{net}/{mode}: onnxruntime refuses the file at {NETS[net].seq}={length} "
+                      f"({str(e).splitlines()[0][:120]}); compared with PyTorch's outputs")
+        return {name: torch_ref[f"L{length}_{name}"] for name in NETS[net].outputs}
     for name in NETS[net].outputs:
         try:
             _compare(name, expected[name], torch_ref[f"L{length}_{name}"], "onnxruntime vs PyTorch")
@@ -270,12 +270,11 @@ def test_net(net, mode, target, exports, tmp_path):
 # HLF weights survive the export and are read as HLF
 # ----------------------------------------------------------------------------------------------
 
-HLF_MATRICES = {"nmt_dec_hlf": 5, "att_blstm_hlf": 6}  # recurrent W/R per direction + factored Linear weights
-XFAIL_HLF: dict[str, str] = {
-    "att_blstm_hlf/dyn": ("node 'node_Shape_16' (Shape): cannot fold this shape computation on the symbolic "
-                          "dimension(s) B (index 0 is out of bounds for axis 0 with size 0)"),
-    "att_blstm_hlf/ts": "5 of 6 factored matrices reported",
-}
+# recurrent W/R per direction + factored Linear weights; att_blstm_hlf's score vector w (1x6 written
+# as B·C of rank 2: 14 parameters against 6) is multiplied out (weights.matmul keeps a product only
+# where it is cheaper), so 4 recurrent + the classifier
+HLF_MATRICES = {"nmt_dec_hlf": 5, "att_blstm_hlf": 5}
+XFAIL_HLF: dict[str, str] = {}
 
 
 def _hlf_case(net: str, mode: str):
