@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fp32 / fp16 / int8 weights (hlfgen build --quantize): bytes, AArch64 instructions, accuracy.
 
-For each size (bench sizes of hlfgen/bench.py: lstm512, lstm650x2) and
+For each size (bench sizes of hlfgen/bench/models.py: lstm512, lstm650x2) and
 scheme (dense, HLF at CF 2.5, k = 1), built for the Cortex-A73 with
 --quantize none|fp16|int8:
   * weight bytes (everything the model streams: packed matrices, int8 row

@@ -34,6 +34,7 @@ def check_wheel(whl: Path) -> None:
         names = set(z.namelist())
         eps = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
     assert "hlfgen/resources.py" in names
+    assert "hlfgen/bench/bw_probe.c" in names  # a data file beside the sources: wheel.packages copies it
     for d in DATA_DIRS:
         want = {f"hlfgen/_data/{f}" for f in source_files(d)}
         assert want <= names, f"missing from wheel: {sorted(want - names)}"
