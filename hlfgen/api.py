@@ -31,14 +31,22 @@ from .errors import HlfgenError
 _ALIGN = 64  # NAME_CTX_ALIGN
 
 
-def compile(model_path: str | os.PathLike, target: str = "host", *, work_dir: str | os.PathLike | None = None,
-            compiler: str = "gcc", **build_options) -> "Compiled":
+def compile(
+    model_path: str | os.PathLike,
+    target: str = "host",
+    *,
+    work_dir: str | os.PathLike | None = None,
+    compiler: str = "gcc",
+    **build_options,
+) -> "Compiled":
     """Generate, build and load model_path; build_options are those of `hlfgen build`
     (name, batch, max_seq_len, sparse, weights, dims, max_dims, ...).  work_dir keeps
     the project and the build (default: a temporary directory, removed with the object)."""
     if target != "host":
-        raise HlfgenError(f"hlfgen.compile runs the model in this process: target 'host' only, not '{target}' "
-                          "(use hlfgen check/run --target for cross builds)")
+        raise HlfgenError(
+            f"hlfgen.compile runs the model in this process: target 'host' only, not '{target}' "
+            "(use hlfgen check/run --target for cross builds)"
+        )
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="hlfgen-compile-")) if work_dir is None else Path(work_dir)
     try:
@@ -50,17 +58,40 @@ def compile(model_path: str | os.PathLike, target: str = "host", *, work_dir: st
         raise
 
 
-def load(gen: Generated, build_dir: str | os.PathLike, *, compiler: str = "gcc", werror: bool = False,
-         tmp: Path | None = None) -> "Compiled":
+def load(
+    gen: Generated,
+    build_dir: str | os.PathLike,
+    *,
+    compiler: str = "gcc",
+    werror: bool = False,
+    tmp: Path | None = None,
+) -> "Compiled":
     """Build a generated host project in build_dir as a shared object and load it
     (tmp: a directory removed with the returned object)."""
     build = Path(build_dir)
-    compile_out(gen.out_dir, build, compiler=compiler, werror=werror,
-                cmake_args=("-DCMAKE_POSITION_INDEPENDENT_CODE=ON", "-DHLF_NO_STATIC_API=ON"))
+    compile_out(
+        gen.out_dir,
+        build,
+        compiler=compiler,
+        werror=werror,
+        cmake_args=("-DCMAKE_POSITION_INDEPENDENT_CODE=ON", "-DHLF_NO_STATIC_API=ON"),
+    )
     so = build / f"lib{gen.name}.so"
     cc = "clang" if compiler == "clang" else "cc"
-    proc = subprocess.run([cc, "-shared", "-o", str(so), "-Wl,--whole-archive", str(build / f"lib{gen.name}.a"),
-                           "-Wl,--no-whole-archive", "-lm"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            cc,
+            "-shared",
+            "-o",
+            str(so),
+            "-Wl,--whole-archive",
+            str(build / f"lib{gen.name}.a"),
+            "-Wl,--no-whole-archive",
+            "-lm",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"linking {so.name} failed: {proc.stderr.strip()}")
     return Compiled(gen, so, tmp)
@@ -122,16 +153,28 @@ class Compiled:
         sequence; outputs with a sequence axis are concatenated, the others are
         the last step's."""
         seq = self.model.seq_symbol
-        axis = {t.name: next((i for i, d in enumerate(t.shape) if D.as_symbol(d) == seq), None)
-                for t in self.model.inputs + self.model.outputs}
+        axis = {
+            t.name: next((i for i, d in enumerate(t.shape) if D.as_symbol(d) == seq), None)
+            for t in self.model.inputs + self.model.outputs
+        }
         self.reset(**{k: v for k, v in inputs.items() if axis[k] is None})
         n = next(np.shape(v)[axis[k]] for k, v in inputs.items() if axis[k] is not None)
         steps = []
         for s in range(n):
-            steps.append(self.step(**{k: (np.take(np.asarray(v), [s], axis=axis[k]) if axis[k] is not None else v)
-                                      for k, v in inputs.items()}))
-        return {name: (np.concatenate([o[name] for o in steps], axis=axis[name]) if axis[name] is not None
-                       else steps[-1][name]) for name in self.output_names}
+            steps.append(
+                self.step(
+                    **{
+                        k: (np.take(np.asarray(v), [s], axis=axis[k]) if axis[k] is not None else v)
+                        for k, v in inputs.items()
+                    }
+                )
+            )
+        return {
+            name: (
+                np.concatenate([o[name] for o in steps], axis=axis[name]) if axis[name] is not None else steps[-1][name]
+            )
+            for name in self.output_names
+        }
 
     def reset(self, **initial_states) -> None:
         """State := the given initial_h/initial_c inputs (zeros for the others)."""
@@ -143,15 +186,16 @@ class Compiled:
     def _call(self, fn, inputs: dict, step: bool) -> dict[str, np.ndarray]:
         env = self._bind(inputs, step)
         ptrs, keep = self._inputs(inputs, env, require=True)
-        outs = {t.name: np.zeros([D.evaluate(d, env) for d in t.shape], np.dtype(t.dtype))
-                for t in self.model.outputs}
+        outs = {t.name: np.zeros([D.evaluate(d, env) for d in t.shape], np.dtype(t.dtype)) for t in self.model.outputs}
         optrs = (ctypes.c_void_p * max(1, len(outs)))(*[a.ctypes.data for a in outs.values()])
         dims = (ctypes.c_int * max(1, len(self.model.dims)))(*[env[d.name] for d in self.model.dims])
         rc = fn(self._ctx, dims, ptrs, optrs)
         del keep
         if rc != 0:
-            raise HlfgenError(f"{self.name}_ctx_{'step' if step else 'run'} returned {rc} (a dimension outside its "
-                              "range, or a sequence_lens value / token id out of range)")
+            raise HlfgenError(
+                f"{self.name}_ctx_{'step' if step else 'run'} returned {rc} (a dimension outside its "
+                "range, or a sequence_lens value / token id out of range)"
+            )
         return outs
 
     def _bind(self, inputs: dict, step: bool) -> dict[str, int]:

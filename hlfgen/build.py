@@ -160,8 +160,9 @@ def compile_out(
     args += list(cmake_args)
     # ccache keys on paths: make them relative to the common parent of OUT/ and
     # the build dir, so identical runtime sources hit across builds.
-    env = dict(os.environ, CCACHE_BASEDIR=os.path.commonpath([out_dir.resolve(), build_dir.resolve()]),
-               CCACHE_NOHASHDIR="true")
+    env = dict(
+        os.environ, CCACHE_BASEDIR=os.path.commonpath([out_dir.resolve(), build_dir.resolve()]), CCACHE_NOHASHDIR="true"
+    )
     _run_tool(args, "cmake configure", env)
     _run_tool(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2)], "cmake build", env)
     name = next(out_dir.glob("*_run.c")).name[: -len(".c")]

@@ -65,8 +65,10 @@ class CheckReport:
     quant_atol: dict[str, float] = field(default_factory=dict)  # --quantize: per output, the tolerance added
 
     def format(self) -> str:
-        lines = [f"oracle: {self.oracle}; tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|expected|"
-                 + (" + the quantization's effect (per output below)" if self.quant_atol else "")]
+        lines = [
+            f"oracle: {self.oracle}; tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|expected|"
+            + (" + the quantization's effect (per output below)" if self.quant_atol else "")
+        ]
         for name, q in self.quant_atol.items():
             lines.append(f"  {name}: + {q:.3e} (quantization: docs/quantization.md, Tolerance)")
         lines.append(f"{'output':<24} {'max abs err':>12} {'max rel err':>12}  result")
@@ -80,10 +82,14 @@ class CheckReport:
 def run_dims(model: Model, seq_len: int, dims: dict[str, int] | None = None) -> dict[str, int]:
     """Values of the run-time dimensions: the sequence symbol at seq_len, others from dims (else min(max, seq_len))."""
     dims = dims or {}
-    return {d.name: dims.get(d.name, seq_len if d.name == model.seq_symbol else min(d.max, seq_len)) for d in model.dims}
+    return {
+        d.name: dims.get(d.name, seq_len if d.name == model.seq_symbol else min(d.max, seq_len)) for d in model.dims
+    }
 
 
-def random_inputs(model: Model, seq_len: int, seed: int = 0, dims: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+def random_inputs(
+    model: Model, seq_len: int, seed: int = 0, dims: dict[str, int] | None = None
+) -> dict[str, np.ndarray]:
     """Seeded random inputs for every graph input (T = seq_len; other run-time dimensions: run_dims)."""
     rng = np.random.default_rng(seed)
     env = run_dims(model, seq_len, dims)
@@ -179,8 +185,9 @@ def _first_line(e: Exception) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def quantization_tolerance(model_path, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray],
-                           mode: str, seed: int = 0) -> dict[str, float]:
+def quantization_tolerance(
+    model_path, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray], mode: str, seed: int = 0
+) -> dict[str, float]:
     """Per output: TOL_FACTOR x the largest change onnxruntime sees when every weight matrix
     (float initializers with two or more axes longer than 1: biases and peepholes stay exact) is
     perturbed by quant.weight_noise, over TOL_REALIZATIONS random perturbations."""
@@ -254,9 +261,21 @@ def check(
             seq_len = seq_len or DEFAULT_SEQ_LEN
             max_dims = {**given, **max_dims}
         if seq_len is None:  # a model with a static sequence length runs at that length (onnxruntime insists)
-            seq_len = read_model(model_path, batch=batch, dims=dims, max_dims=max_dims).static_seq_len or DEFAULT_SEQ_LEN
-        gen = generate(model_path, work / "out", target=target, batch=batch, max_seq_len=seq_len, sparse=sparse,
-                       weights=weights, quantize=quantize, dims=dims, max_dims=max_dims)
+            seq_len = (
+                read_model(model_path, batch=batch, dims=dims, max_dims=max_dims).static_seq_len or DEFAULT_SEQ_LEN
+            )
+        gen = generate(
+            model_path,
+            work / "out",
+            target=target,
+            batch=batch,
+            max_seq_len=seq_len,
+            sparse=sparse,
+            weights=weights,
+            quantize=quantize,
+            dims=dims,
+            max_dims=max_dims,
+        )
         feeds = inputs if inputs is not None else random_inputs(gen.model, seq_len, seed, max_dims)
         expected, oracle = oracle_outputs(model_path, feeds)
         exe = compile_out(gen.out_dir, work / "build", target=target, compiler=compiler, sanitize=sanitize)

@@ -11,12 +11,18 @@ from .config import COMPILERS, QUANTIZE_MODES, SPARSE_MODES, TARGETS, WEIGHT_FOR
 from .errors import HlfgenError
 
 TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
-SPARSE_HELP = ("mostly-zero (pruned) weight matrices: auto (sparse kernel where the cost model says faster, "
-               "default), off (all dense), csr or block (force that format)")
-QUANTIZE_HELP = ("weight matrices: none (fp32, default), fp16 (stored as fp16, fp32 arithmetic) or int8 (symmetric per-row "
-                 "scales, inputs quantized per step, int32 accumulation); see docs/quantization.md")
-WEIGHTS_HELP = ("how the weights are emitted: c (static const arrays in <name>_weights.h), bin (a binary blob "
-                "linked by <name>_weights.S: fast builds of large models; gcc/clang), auto (bin from 1 MiB, default)")
+SPARSE_HELP = (
+    "mostly-zero (pruned) weight matrices: auto (sparse kernel where the cost model says faster, "
+    "default), off (all dense), csr or block (force that format)"
+)
+QUANTIZE_HELP = (
+    "weight matrices: none (fp32, default), fp16 (stored as fp16, fp32 arithmetic) or int8 (symmetric per-row "
+    "scales, inputs quantized per step, int32 accumulation); see docs/quantization.md"
+)
+WEIGHTS_HELP = (
+    "how the weights are emitted: c (static const arrays in <name>_weights.h), bin (a binary blob "
+    "linked by <name>_weights.S: fast builds of large models; gcc/clang), auto (bin from 1 MiB, default)"
+)
 
 
 def _positive(text: str) -> int:
@@ -57,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--name", help="C name of the model (default: from the file name)")
     b.add_argument("--target", default="host", choices=TARGETS, help=TARGET_HELP)
     b.add_argument("--batch", type=_positive, help="batch size (default: the model's static value, else 1)")
-    b.add_argument("--max-seq-len", type=_positive, help="longest sequence a call may pass (default: the model's static value, else 128)")
+    b.add_argument(
+        "--max-seq-len",
+        type=_positive,
+        help="longest sequence a call may pass (default: the model's static value, else 128)",
+    )
     b.add_argument("--dim", type=_dim, action="append", default=[], metavar="NAME=N", help=DIM_HELP)
     b.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N", help=MAX_DIM_HELP)
     b.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
@@ -68,14 +78,26 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("--target", default="host", choices=TARGETS, help=TARGET_HELP)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--seq-len", type=_positive, help="sequence length of the random inputs (default: the model's static one, else 16)")
+    c.add_argument(
+        "--seq-len",
+        type=_positive,
+        help="sequence length of the random inputs (default: the model's static one, else 16)",
+    )
     c.add_argument("--batch", type=_positive)
     c.add_argument("--dim", type=_dim, action="append", default=[], metavar="NAME=N", help=DIM_HELP)
-    c.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N",
-                   help="keep NAME a run-time dimension, 1..N; the random inputs use N")
+    c.add_argument(
+        "--max-dim",
+        type=_dim,
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="keep NAME a run-time dimension, 1..N; the random inputs use N",
+    )
     c.add_argument("--compiler", default="gcc", choices=COMPILERS)
     c.add_argument("--runner", help="how to run the binary: qemu (default for aarch64), or a command prefix")
-    c.add_argument("--stream", action="store_true", help="feed the sequence one step at a time through the streaming API")
+    c.add_argument(
+        "--stream", action="store_true", help="feed the sequence one step at a time through the streaming API"
+    )
     c.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     c.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
     c.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
@@ -97,14 +119,21 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
     r.add_argument("--compiler", default="gcc", choices=COMPILERS)
 
-    i = sub.add_parser("inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)")
+    i = sub.add_parser(
+        "inspect", help="per-layer structure of the weights: HLF, LMF, dense; compression (Eq. 4), op reduction (Eq. 5)"
+    )
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
-    i.add_argument("--quantize", choices=QUANTIZE_MODES,
-                   help="also list every packed weight matrix as built with this --quantize: dtype and bytes")
+    i.add_argument(
+        "--quantize",
+        choices=QUANTIZE_MODES,
+        help="also list every packed weight matrix as built with this --quantize: dtype and bytes",
+    )
     i.add_argument("--target", default="host", choices=TARGETS, help="target of that listing")
 
-    pl = sub.add_parser("plan", help="the paper's Table 1 for any shape: LMF rank and HLF (j, k) options reaching a compression")
+    pl = sub.add_parser(
+        "plan", help="the paper's Table 1 for any shape: LMF rank and HLF (j, k) options reaching a compression"
+    )
     pl.add_argument("--shape", required=True, help="MxN, e.g. 256x256")
     pl.add_argument("--compression", required=True, help="compression factor, e.g. 2.5 or 5/3")
     pl.add_argument("--json", action="store_true")
@@ -124,32 +153,48 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--hidden-size", type=_positive, default=128)
     e.add_argument("--compression", default="2.5")
     e.add_argument("--k", type=_positive, default=1)
-    e.add_argument("--scheme", choices=["dense", "small", "lmf", "hlf", "pruned"],
-                   help="write the same layer compressed by one scheme, from the same seeded dense weights: "
-                        "dense baseline, small baseline (smaller hidden size), LMF, HLF (SVD), magnitude-pruned "
-                        "(default: the original HLF example with random factors)")
+    e.add_argument(
+        "--scheme",
+        choices=["dense", "small", "lmf", "hlf", "pruned"],
+        help="write the same layer compressed by one scheme, from the same seeded dense weights: "
+        "dense baseline, small baseline (smaller hidden size), LMF, HLF (SVD), magnitude-pruned "
+        "(default: the original HLF example with random factors)",
+    )
     e.add_argument("--sweep-k", action="store_true", help="--scheme hlf: try k = 1..16 per matrix, keep the best fit")
-    e.add_argument("--prune-block", default="1x1", metavar="RxC", help="--scheme pruned: prune whole RxC blocks (e.g. 8x1)")
+    e.add_argument(
+        "--prune-block", default="1x1", metavar="RxC", help="--scheme pruned: prune whole RxC blocks (e.g. 8x1)"
+    )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--direction", default="forward", choices=["forward", "reverse", "bidirectional"])
     e.add_argument("--stacked", action="store_true", help="factor the stacked gate matrix once instead of per gate")
 
-    bn = sub.add_parser("bench", help="the paper's run-time comparison (dense, small, LMF, HLF, pruned) against "
-                                      "onnxruntime and tract: markdown table, JSON, Figure-2 plot")
+    bn = sub.add_parser(
+        "bench",
+        help="the paper's run-time comparison (dense, small, LMF, HLF, pruned) against "
+        "onnxruntime and tract: markdown table, JSON, Figure-2 plot",
+    )
     bn.add_argument("-o", "--out", default="bench-out", help="output directory (builds kept in OUT/work and reused)")
     bn.add_argument("--quick", action="store_true", help="one small size (lstm128), CF 2.5, 3 rounds")
-    bn.add_argument("--sizes", nargs="+", metavar="SIZE",
-                    help="lstm650x2 lstm512 bilstm256 lstm128 gru650x2 gru512 bigru256 gru128 (default: all)")
+    bn.add_argument(
+        "--sizes",
+        nargs="+",
+        metavar="SIZE",
+        help="lstm650x2 lstm512 bilstm256 lstm128 gru650x2 gru512 bigru256 gru128 (default: all)",
+    )
     bn.add_argument("--cf", nargs="+", metavar="CF", help="compression factors (default: 2.5 10/3 5)")
     bn.add_argument("--k", nargs="+", type=_positive, default=[1], help="HLF ranks k to build (default: 1)")
     bn.add_argument("--rounds", type=_positive, help="interleaved timing rounds (default 7, --quick 3)")
     bn.add_argument("--call-ms", type=float, help="length of one timed call in ms (default 50, --quick 20)")
     bn.add_argument("--jobs", type=_positive, help="parallel builds (default: the number of cores)")
     bn.add_argument("--no-insn", action="store_true", help="skip the AArch64 instruction counts (qemu)")
-    bn.add_argument("--insn-steps", type=_positive, default=16, help="sequence length of the instruction counts (default 16)")
+    bn.add_argument(
+        "--insn-steps", type=_positive, default=16, help="sequence length of the instruction counts (default 16)"
+    )
     bn.add_argument("--no-baselines", action="store_true", help="skip onnxruntime and tract")
     bn.add_argument("--no-plot", action="store_true", help="skip the PNG")
-    bn.add_argument("--report-only", action="store_true", help="re-render OUT/benchmarks.md and the PNG from OUT/bench.json")
+    bn.add_argument(
+        "--report-only", action="store_true", help="re-render OUT/benchmarks.md and the PNG from OUT/bench.json"
+    )
     return p
 
 
@@ -175,21 +220,39 @@ def cmd_build(args) -> int:
     from .build import generate
     from .emit import ctx_bytes, weights_format
 
-    gen = generate(args.model, args.out, name=args.name, target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                   sparse=args.sparse, weights=args.weights, quantize=args.quantize,
-                   dims=dict(args.dim), max_dims=dict(args.max_dim))
+    gen = generate(
+        args.model,
+        args.out,
+        name=args.name,
+        target=args.target,
+        batch=args.batch,
+        max_seq_len=args.max_seq_len,
+        sparse=args.sparse,
+        weights=args.weights,
+        quantize=args.quantize,
+        dims=dict(args.dim),
+        max_dims=dict(args.max_dim),
+    )
     m = gen.model
     p = gen.program
     for note in m.notes:
         print(f"  {note}")
-    print(f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})")
+    print(
+        f"wrote {gen.out_dir}/ ({m.name}: {len(m.layers)} recurrent layer(s), batch {m.batch}, max seq len {m.max_seq_len})"
+    )
     if m.dims:
         print("  run-time dimensions: " + ", ".join(f"{d.name} 1..{d.max}" for d in m.dims))
     where = f"{m.name}_weights.bin" if weights_format(p, args.weights) == "bin" else f"{m.name}_weights.h"
     print(f"  weights {p.weight_bytes} bytes ({where}), one instance {ctx_bytes(p)} bytes ({m.name.upper()}_CTX_BYTES)")
     for ch in p.sparse_choices:
-        print(f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}")
-    tc = " -DCMAKE_TOOLCHAIN_FILE=" + str(gen.out_dir / "toolchains" / "aarch64-linux-gnu.cmake") if args.target != "host" else ""
+        print(
+            f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}"
+        )
+    tc = (
+        " -DCMAKE_TOOLCHAIN_FILE=" + str(gen.out_dir / "toolchains" / "aarch64-linux-gnu.cmake")
+        if args.target != "host"
+        else ""
+    )
     bdir = gen.out_dir / ("build" if args.target == "host" else f"build-{args.target}")
     print(f"next: cmake -S {gen.out_dir} -B {bdir}{tc} && cmake --build {bdir}")
     return 0
@@ -198,10 +261,21 @@ def cmd_build(args) -> int:
 def cmd_check(args) -> int:
     from .check import check
 
-    report = check(args.model, target=args.target, seed=args.seed, seq_len=args.seq_len, batch=args.batch,
-                   compiler=args.compiler, runner=args.runner, stream=args.stream, sparse=args.sparse,
-                   weights=args.weights, quantize=args.quantize,
-                   dims=dict(args.dim), max_dims=dict(args.max_dim))
+    report = check(
+        args.model,
+        target=args.target,
+        seed=args.seed,
+        seq_len=args.seq_len,
+        batch=args.batch,
+        compiler=args.compiler,
+        runner=args.runner,
+        stream=args.stream,
+        sparse=args.sparse,
+        weights=args.weights,
+        quantize=args.quantize,
+        dims=dict(args.dim),
+        max_dims=dict(args.max_dim),
+    )
     print(report.format())
     return 0 if report.ok else 1
 
@@ -225,12 +299,28 @@ def cmd_run(args) -> int:
             raise HlfgenError(f"--input {name}: cannot read {path} ({e})") from None
     work = Path(tempfile.mkdtemp(prefix="hlfgen-run-"))
     try:
-        gen = generate(args.model, work / "out", target=args.target, batch=args.batch, max_seq_len=args.max_seq_len,
-                       sparse=args.sparse, weights=args.weights, quantize=args.quantize,
-                   dims=dict(args.dim), max_dims=dict(args.max_dim))
+        gen = generate(
+            args.model,
+            work / "out",
+            target=args.target,
+            batch=args.batch,
+            max_seq_len=args.max_seq_len,
+            sparse=args.sparse,
+            weights=args.weights,
+            quantize=args.quantize,
+            dims=dict(args.dim),
+            max_dims=dict(args.max_dim),
+        )
         exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
-        outputs, mean_us = run_runner(exe, feeds, target=args.target, work_dir=work / "run", repeat=args.repeat,
-                                      stream=args.stream, runner_spec=args.runner)
+        outputs, mean_us = run_runner(
+            exe,
+            feeds,
+            target=args.target,
+            work_dir=work / "run",
+            repeat=args.repeat,
+            stream=args.stream,
+            runner_spec=args.runner,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = Path(args.out_dir)
@@ -292,19 +382,33 @@ def cmd_example(args) -> int:
             raise ValueError
     except ValueError:
         raise HlfgenError(f"--prune-block '{args.prune_block}' is not RxC (e.g. 8x1)") from None
-    model = write_example(Path(args.out), kind=args.kind, input_size=args.input_size, hidden_size=args.hidden_size,
-                          compression=hlf.parse_cf(args.compression), k=None if args.sweep_k else args.k, seed=args.seed,
-                          direction=args.direction, per_gate=not args.stacked, scheme=args.scheme, prune_block=block)
+    model = write_example(
+        Path(args.out),
+        kind=args.kind,
+        input_size=args.input_size,
+        hidden_size=args.hidden_size,
+        compression=hlf.parse_cf(args.compression),
+        k=None if args.sweep_k else args.k,
+        seed=args.seed,
+        direction=args.direction,
+        per_gate=not args.stacked,
+        scheme=args.scheme,
+        prune_block=block,
+    )
     if args.scheme is None:
-        print(f"wrote {args.out} ({args.kind}, input {args.input_size}, hidden {args.hidden_size}, compression {args.compression}, k {args.k})")
+        print(
+            f"wrote {args.out} ({args.kind}, input {args.input_size}, hidden {args.hidden_size}, compression {args.compression}, k {args.k})"
+        )
         return 0
     from .example import weight_stats
 
     st = weight_stats(model)
     extra = "".join(f", {k[6:]} {v} B" for k, v in st.items() if k.startswith("bytes_") and k != "bytes_dense")
     print(f"wrote {args.out} ({model.doc_string.split(': ', 1)[1]})")
-    print(f"  W and R: {st['weights']} of {st['dense']} weights kept (x{st['dense'] / st['weights']:.3f}); "
-          f"{st['bytes_dense']} B as float32{extra}")
+    print(
+        f"  W and R: {st['weights']} of {st['dense']} weights kept (x{st['dense'] / st['weights']:.3f}); "
+        f"{st['bytes_dense']} B as float32{extra}"
+    )
     return 0
 
 

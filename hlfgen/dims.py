@@ -220,7 +220,7 @@ def prod(dims) -> DimLike:
 def as_symbol(x: DimLike) -> str | None:
     """The symbol name if x is exactly one symbol (coefficient 1), else None."""
     if isinstance(x, Dim) and len(x.terms) == 1:
-        (m, c), = x.terms
+        ((m, c),) = x.terms
         if c == 1 and len(m) == 1 and isinstance(m[0], str):
             return m[0]
     return None
@@ -229,7 +229,7 @@ def as_symbol(x: DimLike) -> str | None:
 def linear_in(x: DimLike) -> tuple[int, str] | None:
     """(k, symbol) if x is k*symbol with k > 0, else None."""
     if isinstance(x, Dim) and len(x.terms) == 1:
-        (m, c), = x.terms
+        ((m, c),) = x.terms
         if c > 0 and len(m) == 1 and isinstance(m[0], str):
             return c, m[0]
     return None
@@ -286,8 +286,9 @@ def fmt_shape(shape) -> str:
 
 
 # C: floor division for a possibly negative numerator (b > 0).
-C_FLOORDIV_MACRO = ("#ifndef HLF_FLOORDIV\n#define HLF_FLOORDIV(a, b) ((a) >= 0 ? (a) / (b) : -((-(a) + (b) - 1) / (b)))\n"
-                    "#endif")
+C_FLOORDIV_MACRO = (
+    "#ifndef HLF_FLOORDIV\n#define HLF_FLOORDIV(a, b) ((a) >= 0 ? (a) / (b) : -((-(a) + (b) - 1) / (b)))\n#endif"
+)
 
 
 def exact_div(a: DimLike, b: DimLike) -> DimLike | None:
@@ -297,7 +298,7 @@ def exact_div(a: DimLike, b: DimLike) -> DimLike | None:
             return 1
         if len(b.terms) != 1:
             return None
-        (mb, cb), = b.terms
+        ((mb, cb),) = b.terms
         out = {}
         for m, c in _terms(a).items():
             rest = list(m)

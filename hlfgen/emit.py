@@ -47,7 +47,7 @@ def _c_float(v: float) -> str:
 
 def _c_array(values, per_line: int = 8, fmt=_c_float) -> str:
     vals = [fmt(v) for v in values]
-    lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
+    lines = [", ".join(vals[i : i + per_line]) for i in range(0, len(vals), per_line)]
     return ",\n    ".join(lines)
 
 
@@ -80,8 +80,10 @@ def _blob(prog: Program) -> tuple[bytes, list[dict]]:
     parts, entries, offset = [], [], 0
     le = {"float32": "<f4", "float16": "<u2", "int8": "i1"}  # little-endian element types
     arrays = [(w.symbol, w.ctype, np.asarray(w.data, le[w.dtype]), w.comment) for w in prog.weights]
-    arrays += [(a.symbol, a.ctype, np.asarray(a.data, "<u4" if a.ctype == "uint32_t" else "<u2"), a.comment)
-               for a in prog.index_arrays]
+    arrays += [
+        (a.symbol, a.ctype, np.asarray(a.data, "<u4" if a.ctype == "uint32_t" else "<u2"), a.comment)
+        for a in prog.index_arrays
+    ]
     for symbol, ctype, data, comment in arrays:
         pad = -offset % BLOB_ALIGN
         parts.append(bytes(pad))
@@ -149,7 +151,10 @@ def dim_printers(model) -> dict:
             if isinstance(d, D.Dim) and not D.as_symbol(d):
                 checks[str(d)] = d
     return dict(
-        cdim=cdim, hdim=D.fmt_dim, size_expr=size_expr, desc_dims=desc_dims,
+        cdim=cdim,
+        hdim=D.fmt_dim,
+        size_expr=size_expr,
+        desc_dims=desc_dims,
         max_elems=lambda shape: max_elems(shape, model.max_dims),
         step_elems=lambda shape: max_elems(shape, step_bounds()),
         dim_checks=[(cdim(d), D.dmax(d, model.max_dims)) for d in checks.values()],
@@ -175,8 +180,11 @@ def _arena_vars(prog: Program) -> list[tuple[str, int, str]]:
 
 def _passthrough(prog: Program) -> list[tuple[int, int, object]]:
     """(output index, input index, TensorInfo) of graph outputs that are graph inputs (copied in forward())."""
-    return [(i, prog.storage[t.name].index, t) for i, t in enumerate(prog.model.outputs)
-            if prog.storage[t.name].kind == "input"]
+    return [
+        (i, prog.storage[t.name].index, t)
+        for i, t in enumerate(prog.model.outputs)
+        if prog.storage[t.name].kind == "input"
+    ]
 
 
 def _ctx_members(prog: Program) -> tuple[list[dict], int]:
@@ -187,22 +195,50 @@ def _ctx_members(prog: Program) -> tuple[list[dict], int]:
     model.c checks it against NAME_CTX_BYTES at compile time.  Zero-sized
     regions get one element (C has no empty arrays).
     """
-    members = [dict(field="scratch", ctype="float", elems=prog.scratch_floats, size=4,
-                    comment="layer scratch (one layer runs at a time)")]
+    members = [
+        dict(
+            field="scratch",
+            ctype="float",
+            elems=prog.scratch_floats,
+            size=4,
+            comment="layer scratch (one layer runs at a time)",
+        )
+    ]
     if prog.arena_floats:
-        members.append(dict(field="arena", ctype="float", elems=prog.arena_floats, size=4,
-                            comment="runtime tensors (lifetimes share space)"))
+        members.append(
+            dict(
+                field="arena",
+                ctype="float",
+                elems=prog.arena_floats,
+                size=4,
+                comment="runtime tensors (lifetimes share space)",
+            )
+        )
     for lc in prog.layers:
         n = lc.layer.num_directions * lc.layer.batch * lc.layer.hidden
         members.append(dict(field=lc.state_h, ctype="float", elems=n, size=4, comment=f"layer {lc.index} h state"))
         if lc.state_c:
             members.append(dict(field=lc.state_c, ctype="float", elems=n, size=4, comment=f"layer {lc.index} c state"))
     if prog.counts_steps:
-        members.append(dict(field="t_step", ctype="int32_t", elems=1, size=4,
-                            comment="steps since the last reset (NAME_step against sequence_lens)"))
+        members.append(
+            dict(
+                field="t_step",
+                ctype="int32_t",
+                elems=1,
+                size=4,
+                comment="steps since the last reset (NAME_step against sequence_lens)",
+            )
+        )
     for c_name, dtype, elems in prog.buffers:
-        members.append(dict(field=c_name, ctype=config.DTYPES[dtype].ctype, elems=elems, size=config.DTYPES[dtype].size,
-                            comment=f"{dtype} tensor"))
+        members.append(
+            dict(
+                field=c_name,
+                ctype=config.DTYPES[dtype].ctype,
+                elems=elems,
+                size=config.DTYPES[dtype].size,
+                comment=f"{dtype} tensor",
+            )
+        )
     align = config.ALIGN_BYTES
     total = 0
     for m in members:
@@ -260,8 +296,10 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         arena_vars=_arena_vars(prog),
         passthrough=_passthrough(prog),
         # NAME_INPUT_<x> / NAME_OUTPUT_<x>: unique even where names sanitize alike (cnames.macro_suffixes)
-        macro_names={"inputs": cnames.macro_suffixes([t.name for t in model.inputs]),
-                     "outputs": cnames.macro_suffixes([t.name for t in model.outputs])},
+        macro_names={
+            "inputs": cnames.macro_suffixes([t.name for t in model.inputs]),
+            "outputs": cnames.macro_suffixes([t.name for t in model.outputs]),
+        },
         reset_ptr=lambda n: _reset_ptr(prog, n),
         ctx_members=ctx_members,
         ctx_bytes=ctx_bytes,
@@ -273,8 +311,9 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         model_sha256=_file_sha256(model.source),
         hlfgen_version=__version__,
     )
-    ctx["version_string"] = (f"{name}: hlfgen {__version__}, {Path(model.source).name} "
-                             f"sha256:{ctx['model_sha256']}, target {target}")
+    ctx["version_string"] = (
+        f"{name}: hlfgen {__version__}, {Path(model.source).name} sha256:{ctx['model_sha256']}, target {target}"
+    )
     files = {
         f"{name}.h": "model.h.j2",
         f"{name}.c": "model.c.j2",
@@ -289,8 +328,9 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         (out_dir / fname).write_text(env.get_template(tmpl).render(**ctx))
     shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))
     (out_dir / "runtime" / "hlf_config.h").write_text(config.config_header())  # from hlfgen/config.py
-    ns_text, ns_names = namespace.render_header(out_dir / "runtime", name, prog.nr,
-                                                "neon" if config.is_aarch64(target) else "scalar")
+    ns_text, ns_names = namespace.render_header(
+        out_dir / "runtime", name, prog.nr, "neon" if config.is_aarch64(target) else "scalar"
+    )
     namespace.check_no_clash(ns_names, (out_dir / f"{name}.h").read_text())
     (out_dir / "runtime" / namespace.HEADER).write_text(ns_text)
     shutil.copytree(resources.toolchains_dir(), out_dir / "toolchains")

@@ -63,19 +63,29 @@ SCHEMES = ("dense", "small", "lmf", "hlf", "pruned")
 K_SWEEP_MAX = 16  # k = None: HLF ranks tried per matrix
 
 
-def make_example_model(kind: str = "lstm", input_size: int = 64, hidden_size: int = 128,
-                       compression: Fraction | float | str = 2.5, k: int | None = 1, seed: int = 0,
-                       direction: str = "forward", per_gate: bool = True,
-                       opset: int = 14, *, scheme: str | None = None,
-                       prune_block: tuple[int, int] = (1, 1)) -> onnx.ModelProto:
+def make_example_model(
+    kind: str = "lstm",
+    input_size: int = 64,
+    hidden_size: int = 128,
+    compression: Fraction | float | str = 2.5,
+    k: int | None = 1,
+    seed: int = 0,
+    direction: str = "forward",
+    per_gate: bool = True,
+    opset: int = 14,
+    *,
+    scheme: str | None = None,
+    prune_block: tuple[int, int] = (1, 1),
+) -> onnx.ModelProto:
     """Build a seeded HLF-factored model; every W/R matrix reaches ``compression`` (Eq. 4).
 
     scheme: None (the original example: random factors) or one of SCHEMES, see
     the module docstring.
     """
     if scheme is not None:
-        return _scheme_model(scheme, kind, input_size, hidden_size, compression, k, seed, direction,
-                             per_gate, opset, prune_block)
+        return _scheme_model(
+            scheme, kind, input_size, hidden_size, compression, k, seed, direction, per_gate, opset, prune_block
+        )
     if k is None:
         raise HlfgenError("k=None (sweep) needs a scheme (scheme='hlf')")
     kind = kind.lower()
@@ -141,32 +151,59 @@ def make_example_model(kind: str = "lstm", input_size: int = 64, hidden_size: in
     r_in = weight("R", h)
     b_in = const(f"{name}.B", rng.normal(0, 0.1, (ndir, 2 * len(gates) * h)))
     outs = ["Y", "Y_h"] + (["Y_c"] if kind == "lstm" else [])
-    nodes.append(helper.make_node(OPS[kind], ["X", w_in, r_in, b_in], outs, name=name,
-                                  hidden_size=h, direction=direction))
+    nodes.append(
+        helper.make_node(OPS[kind], ["X", w_in, r_in, b_in], outs, name=name, hidden_size=h, direction=direction)
+    )
     f32 = TensorProto.FLOAT
     graph = helper.make_graph(
-        nodes, f"hlfgen_example_{kind}",
+        nodes,
+        f"hlfgen_example_{kind}",
         [helper.make_tensor_value_info("X", f32, ["seq", 1, input_size])],
         [helper.make_tensor_value_info("Y", f32, ["seq", ndir, 1, h])]
         + [helper.make_tensor_value_info(o, f32, [ndir, 1, h]) for o in outs[1:]],
-        initializer=inits)
+        initializer=inits,
+    )
     opsets = [helper.make_opsetid("", opset)]  # lowest IR for the opset; >= 4 lets initializers not be inputs
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="hlfgen",
-                              ir_version=max(4, helper.find_min_ir_version_for(opsets)))
+    model = helper.make_model(
+        graph, opset_imports=opsets, producer_name="hlfgen", ir_version=max(4, helper.find_min_ir_version_for(opsets))
+    )
     helper.set_model_props(model, {"hlf.version": "1"})
-    model.doc_string = (f"hlfgen example: {kind} input {input_size} hidden {h} {direction}, "
-                        f"compression >= {cf}, k={k}, {'per gate' if per_gate else 'stacked gates'}, seed {seed}")
+    model.doc_string = (
+        f"hlfgen example: {kind} input {input_size} hidden {h} {direction}, "
+        f"compression >= {cf}, k={k}, {'per gate' if per_gate else 'stacked gates'}, seed {seed}"
+    )
     return model
 
 
-def write_example(path: str | os.PathLike, kind: str = "lstm", input_size: int = 64,
-                  hidden_size: int = 128, compression: Fraction | float | str = 2.5, k: int | None = 1,
-                  seed: int = 0, direction: str = "forward", per_gate: bool = True,
-                  opset: int = 14, *, scheme: str | None = None,
-                  prune_block: tuple[int, int] = (1, 1)) -> onnx.ModelProto:
+def write_example(
+    path: str | os.PathLike,
+    kind: str = "lstm",
+    input_size: int = 64,
+    hidden_size: int = 128,
+    compression: Fraction | float | str = 2.5,
+    k: int | None = 1,
+    seed: int = 0,
+    direction: str = "forward",
+    per_gate: bool = True,
+    opset: int = 14,
+    *,
+    scheme: str | None = None,
+    prune_block: tuple[int, int] = (1, 1),
+) -> onnx.ModelProto:
     """Write ``make_example_model(...)`` to ``path`` (one file, no external data) after check_model."""
-    model = make_example_model(kind, input_size, hidden_size, compression, k, seed,
-                               direction, per_gate, opset, scheme=scheme, prune_block=prune_block)
+    model = make_example_model(
+        kind,
+        input_size,
+        hidden_size,
+        compression,
+        k,
+        seed,
+        direction,
+        per_gate,
+        opset,
+        scheme=scheme,
+        prune_block=prune_block,
+    )
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, os.fspath(path))
     return model
@@ -175,6 +212,7 @@ def write_example(path: str | os.PathLike, kind: str = "lstm", input_size: int =
 # ---------------------------------------------------------------------------
 # One model per compression scheme, from the same dense weights
 # ---------------------------------------------------------------------------
+
 
 def _validate(kind: str, direction: str, input_size: int, hidden_size: int, opset: int) -> str:
     kind = kind.lower()
@@ -189,8 +227,9 @@ def _validate(kind: str, direction: str, input_size: int, hidden_size: int, opse
     return kind
 
 
-def dense_weights(kind: str = "lstm", input_size: int = 64, hidden_size: int = 128, seed: int = 0,
-                  direction: str = "forward") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_weights(
+    kind: str = "lstm", input_size: int = 64, hidden_size: int = 128, seed: int = 0, direction: str = "forward"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The seeded dense (W, R, B) every scheme starts from, in ONNX layout.
 
     W (D, G*H, input) and R (D, G*H, H) ~ N(0, 1/fan_in), B (D, 2*G*H) ~ N(0, 0.1).
@@ -213,7 +252,7 @@ def small_hidden(kind: str, input_size: int, hidden_size: int, compression) -> i
     """
     cf = parse_cf(compression)
     budget = Fraction(hidden_size * (input_size + hidden_size)) / cf
-    h = int((-input_size + (input_size ** 2 + 4 * float(budget)) ** 0.5) / 2) + 1
+    h = int((-input_size + (input_size**2 + 4 * float(budget)) ** 0.5) / 2) + 1
     while h > 0 and h * (input_size + h) > budget:
         h -= 1
     if h < 1:
@@ -243,7 +282,9 @@ def prune_magnitude(a: np.ndarray, compression, block: tuple[int, int] = (1, 1))
     padded = np.zeros((mb * br, nb * bc), np.float64)
     padded[:m, :n] = a
     norms = np.sqrt((padded.reshape(mb, br, nb, bc) ** 2).sum(axis=(1, 3))).reshape(-1)
-    sizes = (np.minimum(br, m - np.arange(mb) * br)[:, None] * np.minimum(bc, n - np.arange(nb) * bc)[None, :]).reshape(-1)
+    sizes = (np.minimum(br, m - np.arange(mb) * br)[:, None] * np.minimum(bc, n - np.arange(nb) * bc)[None, :]).reshape(
+        -1
+    )
     kept = np.zeros(mb * nb, bool)
     total = 0
     for i in np.argsort(-norms, kind="stable"):
@@ -279,8 +320,9 @@ def _hlf_factors(a: np.ndarray, cf: Fraction, k: int | None, lmf: bool, base: st
     return best
 
 
-def _scheme_model(scheme, kind, input_size, hidden_size, compression, k, seed, direction, per_gate,
-                  opset, prune_block) -> onnx.ModelProto:
+def _scheme_model(
+    scheme, kind, input_size, hidden_size, compression, k, seed, direction, per_gate, opset, prune_block
+) -> onnx.ModelProto:
     if scheme not in SCHEMES:
         raise HlfgenError(f"unknown scheme {scheme!r} (want {', '.join(SCHEMES)})")
     kind = _validate(kind, direction, input_size, hidden_size, opset)
@@ -295,9 +337,9 @@ def _scheme_model(scheme, kind, input_size, hidden_size, compression, k, seed, d
     if scheme == "small":
         h = small_hidden(kind, input_size, hidden_size, cf)
         H = hidden_size
-        W = np.stack([np.concatenate([W[d, g * H: g * H + h] for g in range(G)]) for d in range(ndir)])
-        R = np.stack([np.concatenate([R[d, g * H: g * H + h, :h] for g in range(G)]) for d in range(ndir)])
-        B = np.stack([np.concatenate([B[d, g * H: g * H + h] for g in range(2 * G)]) for d in range(ndir)])
+        W = np.stack([np.concatenate([W[d, g * H : g * H + h] for g in range(G)]) for d in range(ndir)])
+        R = np.stack([np.concatenate([R[d, g * H : g * H + h, :h] for g in range(G)]) for d in range(ndir)])
+        B = np.stack([np.concatenate([B[d, g * H : g * H + h] for g in range(2 * G)]) for d in range(ndir)])
     inits: list[TensorProto] = []
     nodes: list[onnx.NodeProto] = []
 
@@ -311,7 +353,7 @@ def _scheme_model(scheme, kind, input_size, hidden_size, compression, k, seed, d
 
     def blocks(a: np.ndarray):
         """(suffix, rows) of the matrices a scheme treats separately: per gate or stacked."""
-        return [(f".{g}", a[i * h:(i + 1) * h]) for i, g in enumerate(gates)] if per_gate else [("", a)]
+        return [(f".{g}", a[i * h : (i + 1) * h]) for i, g in enumerate(gates)] if per_gate else [("", a)]
 
     def factored(w: str, full: np.ndarray) -> str:
         """The canonical HLF sub-graph of W or R (all directions) for lmf / hlf."""
@@ -342,36 +384,52 @@ def _scheme_model(scheme, kind, input_size, hidden_size, compression, k, seed, d
         w_in, r_in = factored("W", W), factored("R", R)
     else:
         if scheme == "pruned":
+
             def prune(full):
-                return np.stack([np.concatenate([prune_magnitude(a, cf, prune_block) for _, a in blocks(full[d])])
-                                 for d in range(ndir)])
+                return np.stack(
+                    [
+                        np.concatenate([prune_magnitude(a, cf, prune_block) for _, a in blocks(full[d])])
+                        for d in range(ndir)
+                    ]
+                )
+
             W, R = prune(W), prune(R)
         w_in, r_in = const(f"{name}.W", W), const(f"{name}.R", R)
     b_in = const(f"{name}.B", B)
     outs = ["Y", "Y_h"] + (["Y_c"] if kind == "lstm" else [])
-    nodes.append(helper.make_node(OPS[kind], ["X", w_in, r_in, b_in], outs, name=name,
-                                  hidden_size=h, direction=direction))
+    nodes.append(
+        helper.make_node(OPS[kind], ["X", w_in, r_in, b_in], outs, name=name, hidden_size=h, direction=direction)
+    )
     f32 = TensorProto.FLOAT
     graph = helper.make_graph(
-        nodes, f"hlfgen_example_{kind}_{scheme}",
+        nodes,
+        f"hlfgen_example_{kind}_{scheme}",
         [helper.make_tensor_value_info("X", f32, ["seq", 1, input_size])],
         [helper.make_tensor_value_info("Y", f32, ["seq", ndir, 1, h])]
         + [helper.make_tensor_value_info(o, f32, [ndir, 1, h]) for o in outs[1:]],
-        initializer=inits)
+        initializer=inits,
+    )
     opsets = [helper.make_opsetid("", opset)]
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="hlfgen",
-                              ir_version=max(4, helper.find_min_ir_version_for(opsets)))
+    model = helper.make_model(
+        graph, opset_imports=opsets, producer_name="hlfgen", ir_version=max(4, helper.find_min_ir_version_for(opsets))
+    )
     props = {"hlfgen.scheme": scheme, "hlfgen.compression": str(cf)}
     if scheme in ("lmf", "hlf"):
         props["hlf.version"] = "1"
     if scheme == "pruned":
         props["hlfgen.prune_block"] = f"{prune_block[0]}x{prune_block[1]}"
     helper.set_model_props(model, props)
-    what = {"dense": "dense baseline", "small": f"small baseline (hidden {h})",
-            "lmf": "LMF (j=0)", "hlf": f"HLF (k={'swept' if k is None else k})",
-            "pruned": f"magnitude-pruned ({prune_block[0]}x{prune_block[1]} blocks)"}[scheme]
-    model.doc_string = (f"hlfgen example: {kind} input {input_size} hidden {hidden_size} {direction}, {what}, "
-                        f"compression >= {cf} on W and R, {'per gate' if per_gate else 'stacked gates'}, seed {seed}")
+    what = {
+        "dense": "dense baseline",
+        "small": f"small baseline (hidden {h})",
+        "lmf": "LMF (j=0)",
+        "hlf": f"HLF (k={'swept' if k is None else k})",
+        "pruned": f"magnitude-pruned ({prune_block[0]}x{prune_block[1]} blocks)",
+    }[scheme]
+    model.doc_string = (
+        f"hlfgen example: {kind} input {input_size} hidden {hidden_size} {direction}, {what}, "
+        f"compression >= {cf} on W and R, {'per gate' if per_gate else 'stacked gates'}, seed {seed}"
+    )
     return model
 
 
@@ -397,8 +455,11 @@ def weight_stats(model: onnx.ModelProto | str | os.PathLike) -> dict:
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     rec = [n for n in model.graph.node if n.op_type in OPS.values()]
     names = [x for n in rec for x in (n.input[1], n.input[2])]
-    vals = ReferenceEvaluator(model).run(names, {"X": np.zeros((1, 1, _input_size(model)), np.float32)}) \
-        if any(n not in inits for n in names) else [inits[n] for n in names]
+    vals = (
+        ReferenceEvaluator(model).run(names, {"X": np.zeros((1, 1, _input_size(model)), np.float32)})
+        if any(n not in inits for n in names)
+        else [inits[n] for n in names]
+    )
     dense = int(sum(v.size for v in vals))
     factors = [v for key, v in inits.items() if key.split(".")[-1] in ("hlf_A", "hlf_B", "hlf_C")]
     stats = {"dense": dense}

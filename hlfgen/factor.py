@@ -35,8 +35,9 @@ FINE_TUNE_WARNING = "accuracy needs fine-tuning: HLF is training-aware (paper §
 _EXTERNAL_LIMIT = 1 << 30  # above this many bytes of initializers, write external data
 
 
-def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compression, k: int = 1,
-                 per_gate: bool = True) -> list[dict]:
+def factor_model(
+    in_path: str | os.PathLike, out_path: str | os.PathLike, compression, k: int = 1, per_gate: bool = True
+) -> list[dict]:
     """Factor every W/R matrix of every LSTM/GRU/RNN node of ``in_path``; write ``out_path``.
 
     Returns one row per matrix: ``node``, ``matrix`` ("W[d]" / "R[d]"),
@@ -52,8 +53,13 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     inits = {t.name: t for t in g.initializer}
     producer = {o: n for n in g.node for o in n.output if o}
-    names = {t.name for t in g.initializer} | {n.name for n in g.node} | {i.name for i in g.input} \
-        | {o for n in g.node for o in n.output} | {o.name for o in g.output}
+    names = (
+        {t.name for t in g.initializer}
+        | {n.name for n in g.node}
+        | {i.name for i in g.input}
+        | {o for n in g.node for o in n.output}
+        | {o.name for o in g.output}
+    )
     rnn_nodes = [n for n in g.node if n.op_type in GATES and n.domain in ("", "ai.onnx")]
     if not rnn_nodes:
         raise HlfgenError(f"{in_path}: no LSTM, GRU or RNN node to factor")
@@ -72,8 +78,9 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
 
     def const(base: str, a: np.ndarray) -> str:
         a = np.asarray(a)
-        t = numpy_helper.from_array(np.ascontiguousarray(a, a.dtype if a.dtype == np.int64 else np.float32),
-                                    fresh(base))
+        t = numpy_helper.from_array(
+            np.ascontiguousarray(a, a.dtype if a.dtype == np.int64 else np.float32), fresh(base)
+        )
         new_inits.append(t)
         return t.name
 
@@ -104,31 +111,44 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
                 raise HlfgenError(f"input {what} is missing", label, n.op_type)
             if name not in inits:
                 src = producer.get(name)
-                how = (f"computed by {src.op_type} node '{src.name or src.output[0]}' (already factored?)"
-                       if src is not None else "a graph input, not an initializer")
-                raise HlfgenError(f"not a dense model: input {what} ('{name}') is {how}; "
-                                  "factor needs W and R as initializers", label, n.op_type)
+                how = (
+                    f"computed by {src.op_type} node '{src.name or src.output[0]}' (already factored?)"
+                    if src is not None
+                    else "a graph input, not an initializer"
+                )
+                raise HlfgenError(
+                    f"not a dense model: input {what} ('{name}') is {how}; factor needs W and R as initializers",
+                    label,
+                    n.op_type,
+                )
             arr = numpy_helper.to_array(inits[name])
             if arr.dtype not in (np.float32, np.float64, np.float16):
                 raise HlfgenError(f"input {what} ('{name}') has dtype {arr.dtype}; expected float32", label, n.op_type)
             if arr.ndim != 3 or arr.shape[1] % len(gates):
-                raise HlfgenError(f"input {what} ('{name}') has shape {list(arr.shape)}; expected "
-                                  f"[directions, {len(gates)}*hidden, n]", label, n.op_type)
+                raise HlfgenError(
+                    f"input {what} ('{name}') has shape {list(arr.shape)}; expected "
+                    f"[directions, {len(gates)}*hidden, n]",
+                    label,
+                    n.op_type,
+                )
             ndir, m, ncols = arr.shape
             h = m // len(gates)
             block_m = h if per_gate else m
             j = hlf_j_for(block_m, ncols, k, cf)
             if j is None:
-                raise HlfgenError(f"{what}: a {block_m}x{ncols} {'gate block' if per_gate else 'matrix'} with k={k} "
-                                  f"cannot reach compression {cf} (Eq. 4); lower k or the compression",
-                                  label, n.op_type)
+                raise HlfgenError(
+                    f"{what}: a {block_m}x{ncols} {'gate block' if per_gate else 'matrix'} with k={k} "
+                    f"cannot reach compression {cf} (Eq. 4); lower k or the compression",
+                    label,
+                    n.op_type,
+                )
             nblocks = len(gates) if per_gate else 1
             per_dir = []
             for d in range(ndir):
                 Wd = arr[d].astype(np.float64)
                 base = f"{prefix}.{what}.d{d}"
                 if per_gate:
-                    parts = [hlf_block(f"{base}.{gt}", Wd[i * h:(i + 1) * h], j) for i, gt in enumerate(gates)]
+                    parts = [hlf_block(f"{base}.{gt}", Wd[i * h : (i + 1) * h], j) for i, gt in enumerate(gates)]
                     expanded = np.concatenate([e for _, e in parts], axis=0)
                     wd = node("Concat", [p for p, _ in parts], base, axis=0) if len(parts) > 1 else parts[0][0]
                 else:
@@ -136,9 +156,19 @@ def factor_model(in_path: str | os.PathLike, out_path: str | os.PathLike, compre
                 norm = float(np.linalg.norm(Wd))
                 err = float(np.linalg.norm(Wd - expanded.astype(np.float64)))
                 params = nblocks * hlf_params(block_m, ncols, j, k)
-                rows.append({"node": label, "matrix": f"{what}[{d}]", "shape": [m, ncols], "blocks": nblocks,
-                             "j": j, "k": k, "params": params, "compression": m * ncols / params,
-                             "rel_error": err / norm if norm else 0.0})
+                rows.append(
+                    {
+                        "node": label,
+                        "matrix": f"{what}[{d}]",
+                        "shape": [m, ncols],
+                        "blocks": nblocks,
+                        "j": j,
+                        "k": k,
+                        "params": params,
+                        "compression": m * ncols / params,
+                        "rel_error": err / norm if norm else 0.0,
+                    }
+                )
                 per_dir.append(_unsqueeze0(wd, f"{base}.u" if ndir > 1 else f"{prefix}.{what}", opset, node, const))
             n.input[pos] = node("Concat", per_dir, f"{prefix}.{what}", axis=0) if ndir > 1 else per_dir[0]
             replaced.add(name)
@@ -175,8 +205,9 @@ def _save(model: onnx.ModelProto, path: Path) -> None:
     size = sum(t.ByteSize() for t in model.graph.initializer)
     try:
         if size > _EXTERNAL_LIMIT:
-            onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                      location=path.name + ".data")
+            onnx.save(
+                model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=path.name + ".data"
+            )
         else:
             onnx.save(model, str(path))
     except OSError as e:
@@ -185,12 +216,13 @@ def _save(model: onnx.ModelProto, path: Path) -> None:
 
 def format_factor_report(rows: list[dict]) -> str:
     """The per-matrix table of ``factor_model`` and the fine-tuning warning."""
-    lines = [f"{'node':<20} {'matrix':<7} {'shape':>11} {'blocks':>6} {'j':>5} {'k':>4} "
-             f"{'compr':>7} {'rel error':>10}"]
+    lines = [f"{'node':<20} {'matrix':<7} {'shape':>11} {'blocks':>6} {'j':>5} {'k':>4} {'compr':>7} {'rel error':>10}"]
     for r in rows:
         shape = f"{r['shape'][0]}x{r['shape'][1]}"
-        lines.append(f"{r['node']:<20} {r['matrix']:<7} {shape:>11} {r['blocks']:>6} {r['j']:>5} {r['k']:>4} "
-                     f"{r['compression']:>7.2f} {r['rel_error']:>10.4f}")
+        lines.append(
+            f"{r['node']:<20} {r['matrix']:<7} {shape:>11} {r['blocks']:>6} {r['j']:>5} {r['k']:>4} "
+            f"{r['compression']:>7.2f} {r['rel_error']:>10.4f}"
+        )
     if rows and any(r["blocks"] > 1 for r in rows):
         lines.append("(j and k are per gate block; rel error is ||W - [A' ; B·C]||_F / ||W||_F)")
     elif rows:

@@ -255,15 +255,18 @@ def fold_node(node, vals, a: dict, opset: int, label: str, opset_import) -> list
     def plain(n, values):
         return reference_eval(n, values, label, opset_import)
 
-    vals = [_scalar_obj(v) if isinstance(v, D.Dim) else v for v in vals]  # a bare extent (Gather(Shape(x), 1)) is symbolic
+    vals = [
+        _scalar_obj(v) if isinstance(v, D.Dim) else v for v in vals
+    ]  # a bare extent (Gather(Shape(x), 1)) is symbolic
 
     if any(is_symbolic(v) for v in vals if v is not None):
         try:
             res = fold_symbolic(node, vals, a, opset, plain)
         except (ValueError, IndexError, KeyError, TypeError) as e:
             syms = sorted(set().union(*(symbols_of(v) for v in vals if v is not None)))
-            raise HlfgenError(f"cannot fold this shape computation on the symbolic dimension(s) {', '.join(syms)} "
-                              f"({e})", label, op) from None
+            raise HlfgenError(
+                f"cannot fold this shape computation on the symbolic dimension(s) {', '.join(syms)} ({e})", label, op
+            ) from None
         outs = res if isinstance(res, list) else [res]
         return [normalize(o) for o in outs]
     sym = any(isinstance(v, W.SymTensor) for v in vals)
@@ -285,8 +288,11 @@ def fold_node(node, vals, a: dict, opset: int, label: str, opset_import) -> list
             axes = a.get("axes") if opset < 13 else W.materialize(vals[1]).tolist()
             result = W.unsqueeze(vals[0], axes)
         elif sym and op == "Squeeze":
-            axes = a.get("axes") if opset < 13 else (
-                W.materialize(vals[1]).tolist() if len(vals) > 1 and vals[1] is not None else None)
+            axes = (
+                a.get("axes")
+                if opset < 13
+                else (W.materialize(vals[1]).tolist() if len(vals) > 1 and vals[1] is not None else None)
+            )
             result = W.squeeze(vals[0], axes)
         elif sym and op == "Reshape":
             result = W.reshape(vals[0], W.materialize(vals[1]).tolist(), int(a.get("allowzero", 0)))

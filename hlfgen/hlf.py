@@ -177,8 +177,11 @@ def plan(m: int, n: int, cf: CF) -> Plan:
         j = hlf_j_for(m, n, k, f)
         if j is None or j < 1:
             break
-        opts.append(HlfOption(j, k, max_rank(m, n, j, k), hlf_params(m, n, j, k),
-                              compression(m, n, j, k), op_reduction(m, n, j, k)))
+        opts.append(
+            HlfOption(
+                j, k, max_rank(m, n, j, k), hlf_params(m, n, j, k), compression(m, n, j, k), op_reduction(m, n, j, k)
+            )
+        )
         k += 1
     return Plan(m, n, f, LmfOption(r, r * (m + n)), tuple(opts))
 
@@ -189,8 +192,10 @@ def _fmt_cf(f: Fraction) -> str:
 
 def format_plan(p: Plan, limit: int | None = None) -> str:
     """Plain-text table of a plan; ``limit`` shows only the first k options."""
-    lines = [f"matrix {p.m} x {p.n}, {p.m * p.n} params, compression >= {_fmt_cf(p.cf)}",
-             f"LMF  rank {p.lmf.rank:>5}  params {p.lmf.params:>9}"]
+    lines = [
+        f"matrix {p.m} x {p.n}, {p.m * p.n} params, compression >= {_fmt_cf(p.cf)}",
+        f"LMF  rank {p.lmf.rank:>5}  params {p.lmf.params:>9}",
+    ]
     if not p.hlf:
         lines.append("HLF  no option with j >= 1, k >= 1 reaches this compression")
         return "\n".join(lines)
@@ -199,8 +204,9 @@ def format_plan(p: Plan, limit: int | None = None) -> str:
     lines.append(f"{'k':>5} {'j':>6} {'rank':>6} {'params':>9} {'compr':>7} {'op-red':>7}")
     shown = p.hlf if limit is None else p.hlf[:limit]
     for o in shown:
-        lines.append(f"{o.k:>5} {o.j:>6} {o.rank:>6} {o.params:>9} "
-                     f"{float(o.compression):>7.3f} {float(o.op_reduction):>7.3f}")
+        lines.append(
+            f"{o.k:>5} {o.j:>6} {o.rank:>6} {o.params:>9} {float(o.compression):>7.3f} {float(o.op_reduction):>7.3f}"
+        )
     if len(shown) < len(p.hlf):
         lines.append(f"  ... {len(p.hlf) - len(shown)} more (k up to {p.hlf[-1].k})")
     return "\n".join(lines)
@@ -210,9 +216,17 @@ def plan_to_json(p: Plan) -> dict:
     """{"lmf": {"rank", "params"}, "hlf": [{"j", "k", "rank", "params", "compression", "op_reduction"}]}."""
     return {
         "lmf": {"rank": p.lmf.rank, "params": p.lmf.params},
-        "hlf": [{"j": o.j, "k": o.k, "rank": o.rank, "params": o.params,
-                 "compression": float(o.compression), "op_reduction": float(o.op_reduction)}
-                for o in p.hlf],
+        "hlf": [
+            {
+                "j": o.j,
+                "k": o.k,
+                "rank": o.rank,
+                "params": o.params,
+                "compression": float(o.compression),
+                "op_reduction": float(o.op_reduction),
+            }
+            for o in p.hlf
+        ],
     }
 
 

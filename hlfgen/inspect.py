@@ -35,7 +35,7 @@ def describe_matrix(mat: FactoredMatrix, gates: int) -> dict:
     ks = list({key: k for _, key, k in low}.values())
     if not ks:
         block = m // gates if gates and m % gates == 0 else m
-        ranks = [numerical_rank(mat.dense()[g * block:(g + 1) * block]) for g in range(m // block)]
+        ranks = [numerical_rank(mat.dense()[g * block : (g + 1) * block]) for g in range(m // block)]
         folded = any(r < min(block, n) for r in ranks)
         structure = f"folded-dense (gate ranks {'/'.join(map(str, ranks))})" if folded else "dense"
         max_rank = min(m, n, sum(ranks)) if folded else min(m, n)
@@ -73,15 +73,17 @@ def inspect_model(path) -> dict:
                 mats.append(info)
                 tot_params += info["params"]
                 tot_dense += mat.rows * mat.cols
-        layers.append({
-            "node": layer.node,
-            "kind": layer.kind.upper(),
-            "direction": layer.direction,
-            "input_size": layer.input_size,
-            "hidden_size": layer.hidden,
-            "gates": GATES[layer.kind],
-            "matrices": mats,
-        })
+        layers.append(
+            {
+                "node": layer.node,
+                "kind": layer.kind.upper(),
+                "direction": layer.direction,
+                "input_size": layer.input_size,
+                "hidden_size": layer.hidden,
+                "gates": GATES[layer.kind],
+                "matrices": mats,
+            }
+        )
     linears = []
     for op in model.ops:
         if isinstance(op, Node) and op.op == "linear":
@@ -113,36 +115,56 @@ def weight_storage(path, target: str = "host") -> dict:
     from .pack import panel_rows
 
     prog = lower(read_model(path, max_seq_len=1), panel_rows(target), target=target)
-    params = sum(describe_matrix(mat, layer.gates)["params"]
-                 for layer in prog.model.layers for mats in (layer.W, layer.R) for mat in mats)
+    params = sum(
+        describe_matrix(mat, layer.gates)["params"]
+        for layer in prog.model.layers
+        for mats in (layer.W, layer.R)
+        for mat in mats
+    )
     matrix_bytes = sum(m["bytes"] for m in prog.matrices)
     eq4 = 4 * params + (prog.weight_bytes - matrix_bytes)
-    return {"target": target, "weight_bytes": prog.weight_bytes, "eq4_bytes": eq4,
-            "ratio": prog.weight_bytes / eq4 if eq4 else 1.0}
+    return {
+        "target": target,
+        "weight_bytes": prog.weight_bytes,
+        "eq4_bytes": eq4,
+        "ratio": prog.weight_bytes / eq4 if eq4 else 1.0,
+    }
 
 
 def format_inspection(info: dict) -> str:
     lines = []
     for i, layer in enumerate(info["layers"]):
-        lines.append(f"layer {i}: {layer['kind']} '{layer['node']}', {layer['direction']}, "
-                     f"input {layer['input_size']}, hidden {layer['hidden_size']}, gates {layer['gates']}")
-        lines.append(f"  {'matrix':<7} {'shape':>11}  {'structure':<36} {'params':>9} {'compr':>7} {'max rank':>8} {'op red':>7}")
+        lines.append(
+            f"layer {i}: {layer['kind']} '{layer['node']}', {layer['direction']}, "
+            f"input {layer['input_size']}, hidden {layer['hidden_size']}, gates {layer['gates']}"
+        )
+        lines.append(
+            f"  {'matrix':<7} {'shape':>11}  {'structure':<36} {'params':>9} {'compr':>7} {'max rank':>8} {'op red':>7}"
+        )
         for m in layer["matrices"]:
             shape = f"{m['shape'][0]}x{m['shape'][1]}"
-            lines.append(f"  {m['name']:<7} {shape:>11}  {m['structure']:<36} {m['params']:>9} "
-                         f"{m['compression']:>7.2f} {m['max_rank']:>8} {m['op_reduction']:>7.2f}")
+            lines.append(
+                f"  {m['name']:<7} {shape:>11}  {m['structure']:<36} {m['params']:>9} "
+                f"{m['compression']:>7.2f} {m['max_rank']:>8} {m['op_reduction']:>7.2f}"
+            )
     for lin in info.get("linears", []):
         m = lin["matrices"][0]
         shape = f"{m['shape'][0]}x{m['shape'][1]}"
-        lines.append(f"{lin['op']} '{lin['node']}': W {shape}, {m['structure']}, params {m['params']}, "
-                     f"compression {m['compression']:.2f}, max rank {m['max_rank']}, op reduction {m['op_reduction']:.2f}")
+        lines.append(
+            f"{lin['op']} '{lin['node']}': W {shape}, {m['structure']}, params {m['params']}, "
+            f"compression {m['compression']:.2f}, max rank {m['max_rank']}, op reduction {m['op_reduction']:.2f}"
+        )
     t = info["total"]
-    lines.append(f"total: {t['params']} parameters for {t['dense_params']} dense: "
-                 f"compression {t['compression']:.2f} (Eq. 4), operation reduction {t['op_reduction']:.2f} (Eq. 5)")
+    lines.append(
+        f"total: {t['params']} parameters for {t['dense_params']} dense: "
+        f"compression {t['compression']:.2f} (Eq. 4), operation reduction {t['op_reduction']:.2f} (Eq. 5)"
+    )
     if "storage_fp32" in info:
         w = info["storage_fp32"]
-        lines.append(f"weights: {w['weight_bytes']} bytes packed (NAME_WEIGHT_BYTES, --target {w['target']}); "
-                     f"Eq. 4 x 4 bytes + biases: {w['eq4_bytes']} ({w['ratio']:.3f}x)")
+        lines.append(
+            f"weights: {w['weight_bytes']} bytes packed (NAME_WEIGHT_BYTES, --target {w['target']}); "
+            f"Eq. 4 x 4 bytes + biases: {w['eq4_bytes']} ({w['ratio']:.3f}x)"
+        )
     return "\n".join(lines)
 
 
@@ -153,16 +175,25 @@ def storage(path, quantize: str, target: str = "host") -> dict:
 
     prog = lower(read_model(path, max_seq_len=1), panel_rows(target), target=target, quantize=quantize)
     mats = [{k: m[k] for k in ("symbol", "shape", "dtype", "bytes", "comment")} for m in prog.matrices]
-    return {"quantize": quantize, "target": target, "matrices": mats,
-            "matrix_bytes": sum(m["bytes"] for m in mats), "weight_bytes": prog.weight_bytes}
+    return {
+        "quantize": quantize,
+        "target": target,
+        "matrices": mats,
+        "matrix_bytes": sum(m["bytes"] for m in mats),
+        "weight_bytes": prog.weight_bytes,
+    }
 
 
 def format_storage(st: dict) -> str:
-    lines = [f"storage (--quantize {st['quantize']}, --target {st['target']}; int8 bytes include the row scales):",
-             f"  {'matrix':<14} {'shape':>11} {'dtype':>8} {'bytes':>9}  what"]
+    lines = [
+        f"storage (--quantize {st['quantize']}, --target {st['target']}; int8 bytes include the row scales):",
+        f"  {'matrix':<14} {'shape':>11} {'dtype':>8} {'bytes':>9}  what",
+    ]
     for m in st["matrices"]:
         shape = f"{m['shape'][0]}x{m['shape'][1]}"
         lines.append(f"  {m['symbol']:<14} {shape:>11} {m['dtype']:>8} {m['bytes']:>9}  {m['comment']}")
-    lines.append(f"  matrices {st['matrix_bytes']} bytes; all weights (with biases, peepholes, sparse indices) "
-                 f"{st['weight_bytes']} bytes")
+    lines.append(
+        f"  matrices {st['matrix_bytes']} bytes; all weights (with biases, peepholes, sparse indices) "
+        f"{st['weight_bytes']} bytes"
+    )
     return "\n".join(lines)

@@ -19,10 +19,11 @@ import numpy as np
 from . import dims as D
 from . import pack, quant, sparse
 from .ops import batchnorm, stream
-from .ir import Dense, FactoredMatrix, LowRank, Model, Node, RecurrentLayer
+from .ir import Dense, FactoredMatrix, Model, Node, RecurrentLayer
 from .errors import HlfgenError
 
 from .config import ALIGN_FLOATS, LINEAR_CHUNK_ROWS  # 64-byte alignment of arena regions; rows per pass of t = C·x
+
 _SPARSE_MODES = sparse.MODES  # lower()'s parameter `sparse` shadows the module
 
 
@@ -130,6 +131,7 @@ class Program:
     def counts_steps(self) -> bool:
         """NAME_step with sequence_lens: the instance counts the steps since the last reset."""
         return self.can_stream and any(lc.layer.seq_lens for lc in self.layers)
+
     const_arrays: list = field(default_factory=list)  # (symbol, dtype, values)
     buffers: list = field(default_factory=list)  # (c_name, dtype, elements): static buffers of non-float tensors
     target: str = "host"
@@ -176,19 +178,31 @@ def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: t
         arrays = [WeightArray(sym, quant.pack_f16(data, prog.nr), comment + " [fp16]", "float16")]
     elif mode == "int8":
         q, scale = quant.quantize_rows(data)
-        arrays = [WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
-                  WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}")]
+        arrays = [
+            WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
+            WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}"),
+        ]
     elif mode == "given":
         q, scale = given
-        arrays = [WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
-                  WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}"),
-                  WeightArray(f"{sym}_c", (scale * q.astype(np.int64).sum(axis=1)).astype(np.float32),
-                              f"row scale x row sum of {sym}")]
+        arrays = [
+            WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
+            WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}"),
+            WeightArray(
+                f"{sym}_c", (scale * q.astype(np.int64).sum(axis=1)).astype(np.float32), f"row scale x row sum of {sym}"
+            ),
+        ]
     else:
         arrays = [WeightArray(sym, pack.pack_panels(data, prog.nr), comment)]
     prog.weights.extend(arrays)
-    prog.matrices.append({"symbol": sym, "shape": [int(data.shape[0]), int(data.shape[1])], "comment": comment,
-                          "dtype": arrays[0].dtype, "bytes": int(sum(a.data.nbytes for a in arrays))})
+    prog.matrices.append(
+        {
+            "symbol": sym,
+            "shape": [int(data.shape[0]), int(data.shape[1])],
+            "comment": comment,
+            "dtype": arrays[0].dtype,
+            "bytes": int(sum(a.data.nbytes for a in arrays)),
+        }
+    )
     return arrays[0].dtype
 
 
@@ -217,8 +231,20 @@ class _MatLowering:
         for buf, floats in ((name, -(-nv * ldq // 4)), (f"{name}s", nv)):
             self.qneed[buf] = max(self.qneed.get(buf, 0), floats)
         buf = f"(int8_t *){name}"
-        calls.append(MatCall("", n, n, src, buf, f"int8: quantize {src} per vector (scale max|v| / 127)",
-                             ldx=ld, ldy=ldq, kind="quant", scale=f"{name}s"))
+        calls.append(
+            MatCall(
+                "",
+                n,
+                n,
+                src,
+                buf,
+                f"int8: quantize {src} per vector (scale max|v| / 127)",
+                ldx=ld,
+                ldy=ldq,
+                kind="quant",
+                scale=f"{name}s",
+            )
+        )
         return buf, f"{name}s", ldq
 
     def matvec(self, w: str, m: int, n: int, src: str, dst: str, comment: str, q, **kw) -> MatCall:
@@ -229,7 +255,9 @@ class _MatLowering:
         buf, scales, ldq = q()
         off = src.split(" + ", 1)[1] if " + " in src else ""
         kw["ldx"] = ldq
-        return MatCall(w, m, n, f"{buf} + {off}" if off else buf, dst, comment, dtype=kd, scale=f"{w}_s", xs=scales, **kw)
+        return MatCall(
+            w, m, n, f"{buf} + {off}" if off else buf, dst, comment, dtype=kd, scale=f"{w}_s", xs=scales, **kw
+        )
 
     def weight(self, data: np.ndarray, what: str, comment: str) -> str:
         sym = f"{self.prefix}_{what}{self.count}"
@@ -237,8 +265,9 @@ class _MatLowering:
         self.dtypes[sym] = add_matrix(self.prog, sym, data, comment)
         return sym
 
-    def sparse_call(self, seg: Dense, pos: int, n: int, src: str, dst: str, *, gemm: bool,
-                    ld_src: int, ld_dst: int) -> tuple[MatCall | None, int] | None:
+    def sparse_call(
+        self, seg: Dense, pos: int, n: int, src: str, dst: str, *, gemm: bool, ld_src: int, ld_dst: int
+    ) -> tuple[MatCall | None, int] | None:
         """The sparse kernel call for a dense segment, or None when it stays dense (sparse.choose).
 
         Returns (call, multiply-adds per vector); call is None for an all-zero segment (nothing to add).
@@ -246,9 +275,16 @@ class _MatLowering:
         ch = sparse.choose(seg.data, self.prog.sparse, nr=self.prog.nr, target=self.prog.target, gemm=gemm)
         zf = sparse.zero_fraction(seg.data)
         if ch.costs is not None or zf > 0:
-            self.prog.sparse_choices.append({"rows": f"{self.prefix} {pos}..{pos + seg.rows - 1}",
-                                             "shape": [seg.rows, n], "zero_fraction": zf, "gemm": gemm,
-                                             "kernel": ch.kind + (str(ch.br) if ch.br else ""), "costs": ch.costs})
+            self.prog.sparse_choices.append(
+                {
+                    "rows": f"{self.prefix} {pos}..{pos + seg.rows - 1}",
+                    "shape": [seg.rows, n],
+                    "zero_fraction": zf,
+                    "gemm": gemm,
+                    "kernel": ch.kind + (str(ch.br) if ch.br else ""),
+                    "costs": ch.costs,
+                }
+            )
         if ch.kind == "dense":
             return None
         base = f"{self.prefix}_S{self.count}"
@@ -265,17 +301,49 @@ class _MatLowering:
         if not s.values.size:
             return None, 0
         self.prog.weights.append(WeightArray(base, vals, f"A' {rows}: {what}, values"))
-        self.prog.index_arrays.append(IndexArray(f"{base}_ptr", "uint32_t", ptr, f"A' {rows}: {what}, "
-                                                 + ("row pointers" if ch.kind == "csr" else "block-row pointers")))
-        self.prog.index_arrays.append(IndexArray(f"{base}_col", "uint16_t", idx, f"A' {rows}: {what}, "
-                                                 + ("column of each nonzero" if ch.kind == "csr" else "column of each block")))
-        call = MatCall(base, seg.rows, n, src, dst,
-                       f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (sparse {what}, {seg.rows}x{n})",
-                       ldx=ld_src, ldy=ld_dst, kind=ch.kind, ptr=f"{base}_ptr", idx=f"{base}_col", br=ch.br)
+        self.prog.index_arrays.append(
+            IndexArray(
+                f"{base}_ptr",
+                "uint32_t",
+                ptr,
+                f"A' {rows}: {what}, " + ("row pointers" if ch.kind == "csr" else "block-row pointers"),
+            )
+        )
+        self.prog.index_arrays.append(
+            IndexArray(
+                f"{base}_col",
+                "uint16_t",
+                idx,
+                f"A' {rows}: {what}, " + ("column of each nonzero" if ch.kind == "csr" else "column of each block"),
+            )
+        )
+        call = MatCall(
+            base,
+            seg.rows,
+            n,
+            src,
+            dst,
+            f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (sparse {what}, {seg.rows}x{n})",
+            ldx=ld_src,
+            ldy=ld_dst,
+            kind=ch.kind,
+            ptr=f"{base}_ptr",
+            idx=f"{base}_col",
+            br=ch.br,
+        )
         return call, ops
 
-    def plan(self, mat: FactoredMatrix, targets: list[tuple[int, int, str]], src: str, tmp: str, *,
-             gemm: bool, ld_src: int = 0, ld_dst: int = 0) -> MatPlan:
+    def plan(
+        self,
+        mat: FactoredMatrix,
+        targets: list[tuple[int, int, str]],
+        src: str,
+        tmp: str,
+        *,
+        gemm: bool,
+        ld_src: int = 0,
+        ld_dst: int = 0,
+    ) -> MatPlan:
         """Calls computing rows [a, b) of mat times src into dst, for each target (a, b, dst).
 
         Products that share the input are fused: all C blocks are stacked
@@ -318,29 +386,62 @@ class _MatLowering:
                 if name not in cache:
                     cache[name] = self.quantize_input(calls, vec, width, ld, gemm, name)
                 return cache[name]
+
             return get
+
         qsrc = quantized(src, n, ld_src or n, "qx" if gemm else "qh")
 
         # Algorithm 1 line 1: O[dense rows] = A'·x
         if gemm or len(dense) <= 1:
             for seg, pos, d in dense:
                 w = self.weight(seg.data, "A", f"A' rows {pos}..{pos + seg.rows - 1}: dense, {seg.rows}x{n}")
-                calls.append(self.matvec(w, seg.rows, n, src, d,
-                                         f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{n})",
-                                         qsrc, ldx=ld_src, ldy=ld_dst))
+                calls.append(
+                    self.matvec(
+                        w,
+                        seg.rows,
+                        n,
+                        src,
+                        d,
+                        f"Algorithm 1 line 1: O[{pos}:{pos + seg.rows}] = A'·x (dense {seg.rows}x{n})",
+                        qsrc,
+                        ldx=ld_src,
+                        ldy=ld_dst,
+                    )
+                )
         else:
             total = sum(seg.rows for seg, _, _ in dense)
             self.max_dense = max(self.max_dense, total)
-            w = self.weight(np.concatenate([seg.data for seg, _, _ in dense]), "A",
-                            f"A' of {len(dense)} blocks stacked ({total}x{n}): " + ", ".join(
-                                f"rows {pos}..{pos + seg.rows - 1}" for seg, pos, _ in dense))
-            calls.append(self.matvec(w, total, n, src, "ad",
-                                     f"Algorithm 1 line 1: A'·x of all {len(dense)} dense blocks at once ({total}x{n})",
-                                     qsrc, zero_dst=total))
+            w = self.weight(
+                np.concatenate([seg.data for seg, _, _ in dense]),
+                "A",
+                f"A' of {len(dense)} blocks stacked ({total}x{n}): "
+                + ", ".join(f"rows {pos}..{pos + seg.rows - 1}" for seg, pos, _ in dense),
+            )
+            calls.append(
+                self.matvec(
+                    w,
+                    total,
+                    n,
+                    src,
+                    "ad",
+                    f"Algorithm 1 line 1: A'·x of all {len(dense)} dense blocks at once ({total}x{n})",
+                    qsrc,
+                    zero_dst=total,
+                )
+            )
             off = 0
             for seg, pos, d in dense:
-                calls.append(MatCall("", seg.rows, 0, f"ad + {off}" if off else "ad", d,
-                                     f"O[{pos}:{pos + seg.rows}] += its rows of A'·x", kind="add"))
+                calls.append(
+                    MatCall(
+                        "",
+                        seg.rows,
+                        0,
+                        f"ad + {off}" if off else "ad",
+                        d,
+                        f"O[{pos}:{pos + seg.rows}] += its rows of A'·x",
+                        kind="add",
+                    )
+                )
                 off += seg.rows
         ops += sum(seg.rows for seg, _, _ in dense) * n
 
@@ -354,12 +455,26 @@ class _MatLowering:
         if blocks:
             K = sum(b.shape[0] for b in blocks)
             self.max_rank = max(self.max_rank, K)
-            wc = self.weight(np.concatenate(blocks), "C",
-                             f"C of {len(blocks)} low-rank block(s) stacked ({K}x{n}), ranks "
-                             + "+".join(str(b.shape[0]) for b in blocks))
-            calls.append(self.matvec(wc, K, n, src, tmp,
-                                     f"Algorithm 1 line 2: t = C·x for {len(blocks)} C block(s) at once (rank {K})",
-                                     qsrc, zero_dst=K, ldx=ld_src, ldy=K))
+            wc = self.weight(
+                np.concatenate(blocks),
+                "C",
+                f"C of {len(blocks)} low-rank block(s) stacked ({K}x{n}), ranks "
+                + "+".join(str(b.shape[0]) for b in blocks),
+            )
+            calls.append(
+                self.matvec(
+                    wc,
+                    K,
+                    n,
+                    src,
+                    tmp,
+                    f"Algorithm 1 line 2: t = C·x for {len(blocks)} C block(s) at once (rank {K})",
+                    qsrc,
+                    zero_dst=K,
+                    ldx=ld_src,
+                    ldy=K,
+                )
+            )
             ops += K * n
             # int8: t quantized as one vector (its own scale) for every int8 B·t
             qt = quantized(tmp, K, K, "qt" if gemm else "qc")
@@ -368,9 +483,19 @@ class _MatLowering:
                 off = offsets[seg.c_key]
                 t = f"{tmp} + {off}" if off else tmp
                 wb = self.weight(seg.B, "B", f"B of rows {pos}..{pos + seg.rows - 1} ({seg.rows}x{seg.rank})")
-                calls.append(self.matvec(wb, seg.rows, seg.rank, t, d,
-                                         f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{seg.rank})",
-                                         qt, ldx=K, ldy=ld_dst))
+                calls.append(
+                    self.matvec(
+                        wb,
+                        seg.rows,
+                        seg.rank,
+                        t,
+                        d,
+                        f"Algorithm 1 line 3: O[{pos}:{pos + seg.rows}] = B·t ({seg.rows}x{seg.rank})",
+                        qt,
+                        ldx=K,
+                        ldy=ld_dst,
+                    )
+                )
                 ops += seg.rows * seg.rank
         return MatPlan(calls, ops)
 
@@ -386,8 +511,11 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     H, G, B = layer.hidden, layer.gates, layer.batch
     GH = G * H
     if not isinstance(B, int):
-        raise HlfgenError(f"the batch axis of X has the run-time extent {B}; recurrent layers need a static "
-                          "batch (--dim or --batch)", layer.node, layer.kind.upper())
+        raise HlfgenError(
+            f"the batch axis of X has the run-time extent {B}; recurrent layers need a static batch (--dim or --batch)",
+            layer.node,
+            layer.kind.upper(),
+        )
     T = max(1, D.dmax(layer.seq, prog.model.max_dims))
     chunk = T if layer.qweights is not None else min(T, PROJ_CHUNK)
     dirs = []
@@ -406,8 +534,10 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
             # one chunk of steps (templates/ops/recurrent.c.j2): xc -> xwc
             proj = lw.plan(layer.W[d], [(0, GH, "xwc")], "xc", "cxall", gemm=True, ld_src=layer.input_size, ld_dst=GH)
             if layer.kind == "gru" and not layer.linear_before_reset:
-                rec = [lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
-                       lr.plan(layer.R[d], [(2 * H, 3 * H, "g + 2 * H")], "rh", "cx", gemm=False)]
+                rec = [
+                    lr.plan(layer.R[d], [(0, 2 * H, "g")], "h", "cx", gemm=False),
+                    lr.plan(layer.R[d], [(2 * H, 3 * H, "g + 2 * H")], "rh", "cx", gemm=False),
+                ]
             elif layer.kind == "gru":
                 rec = [lr.plan(layer.R[d], [(0, 2 * H, "g"), (2 * H, 3 * H, "hh")], "h", "cx", gemm=False)]
             else:
@@ -423,12 +553,14 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
             wb, rb = layer.bias[d, :GH], layer.bias[d, GH:].copy()
             fold = rb.copy()
             if layer.kind == "gru" and layer.linear_before_reset:
-                rbh_vals = rb[2 * H:].copy()
-                fold[2 * H:] = 0.0  # Rbh stays inside r ⊙ (R_h·h + Rbh)
+                rbh_vals = rb[2 * H :].copy()
+                fold[2 * H :] = 0.0  # Rbh stays inside r ⊙ (R_h·h + Rbh)
                 rbh = f"{pre}_Rbh"
                 prog.weights.append(WeightArray(rbh, rbh_vals.astype(np.float32), "Rbh (GRU, linear_before_reset=1)"))
             proj_bias = f"{pre}_bias"
-            prog.weights.append(WeightArray(proj_bias, (wb + fold).astype(np.float32), "Wb + Rb folded into the input projection"))
+            prog.weights.append(
+                WeightArray(proj_bias, (wb + fold).astype(np.float32), "Wb + Rb folded into the input projection")
+            )
         if layer.peephole is not None:
             peep = f"{pre}_P"
             prog.weights.append(WeightArray(peep, layer.peephole[d].astype(np.float32), "peepholes P[iof]"))
@@ -437,14 +569,24 @@ def _lower_layer(prog: Program, idx: int, layer: RecurrentLayer) -> LayerCode:
     # Scratch region of this layer (offsets in floats, 64-byte aligned).
     scratch, off = {}, 0
     gru_lbr = layer.kind == "gru" and layer.linear_before_reset
-    for name, size in (("xw", chunk * B * GH), ("cxall", chunk * B * proj_rank), ("g", GH), ("cx", rec_rank), ("ad", max_dense),
-                       ("rh", H if layer.kind == "gru" and not gru_lbr else 0), ("hh", H if gru_lbr else 0),
-                       ("tmp", H if layer.kind == "lstm" else 0), *sorted(qneed.items())):
+    for name, size in (
+        ("xw", chunk * B * GH),
+        ("cxall", chunk * B * proj_rank),
+        ("g", GH),
+        ("cx", rec_rank),
+        ("ad", max_dense),
+        ("rh", H if layer.kind == "gru" and not gru_lbr else 0),
+        ("hh", H if gru_lbr else 0),
+        ("tmp", H if layer.kind == "lstm" else 0),
+        *sorted(qneed.items()),
+    ):
         if size:
             scratch[name] = off
             off += _align(size)
     nd = layer.num_directions
-    code = LayerCode(idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off, chunk, T)
+    code = LayerCode(
+        idx, layer, dirs, f"l{idx}_h", f"l{idx}_c" if layer.kind == "lstm" else None, scratch, off, chunk, T
+    )
     prog.state_floats += nd * B * H * (2 if layer.kind == "lstm" else 1)
     return code
 
@@ -498,13 +640,16 @@ def _plan_memory(prog: Program) -> None:
     for root, (a, b) in sorted(life.items(), key=lambda kv: kv[1][0]):
         if root in out_index:
             i = out_index[root]
-            st[root] = TensorStorage(root, f"out{i}", "output", index=i, dtype=model.tensors[root].dtype,
-                                     dims=model.tensors[root].shape)
+            st[root] = TensorStorage(
+                root, f"out{i}", "output", index=i, dtype=model.tensors[root].dtype, dims=model.tensors[root].shape
+            )
             continue
         if model.tensors[root].dtype != "float32":  # the arena is float: an integer tensor has its own buffer
             c_name = f"b_{len(prog.buffers)}"  # its own counter: unique whatever else is named
             prog.buffers.append((c_name, model.tensors[root].dtype, max_elems(model.tensors[root].shape, T)))
-            st[root] = TensorStorage(root, c_name, "buffer", dtype=model.tensors[root].dtype, dims=model.tensors[root].shape)
+            st[root] = TensorStorage(
+                root, c_name, "buffer", dtype=model.tensors[root].dtype, dims=model.tensors[root].shape
+            )
             continue
         size = _align(max_elems(model.tensors[root].shape, T))
         busy = sorted((o, o + sz) for o, sz, s0, s1 in placed if not (s1 < a or s0 > b))
@@ -519,7 +664,9 @@ def _plan_memory(prog: Program) -> None:
     for n, root in alias.items():
         if root in st:
             base = st[root]
-            st[n] = TensorStorage(n, base.c_name, base.kind, base.index, base.offset, base.dtype, model.tensors[n].shape)
+            st[n] = TensorStorage(
+                n, base.c_name, base.kind, base.index, base.offset, base.dtype, model.tensors[n].shape
+            )
     prog.arena_floats = arena
 
 
@@ -532,8 +679,9 @@ def _lower_factored(prog: Program, node: Node, key: str, sym: str, mat: Factored
     """
     ml = _MatLowering(prog, sym)
     ml.nvec = LINEAR_CHUNK_ROWS
-    node.attrs.setdefault("plan", {})[key] = ml.plan(mat, [(0, mat.rows, "y")], "x", "t", gemm=True,
-                                                      ld_src=mat.cols, ld_dst=mat.rows)
+    node.attrs.setdefault("plan", {})[key] = ml.plan(
+        mat, [(0, mat.rows, "y")], "x", "t", gemm=True, ld_src=mat.cols, ld_dst=mat.rows
+    )
     node.attrs["chunk_rows"] = LINEAR_CHUNK_ROWS
     off, scratch = 0, []
     for name, floats in [("t", LINEAR_CHUNK_ROWS * ml.max_rank), *sorted(ml.qneed.items())]:
@@ -563,14 +711,25 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
             continue
         if mat.ndim == 3:  # groups (Conv, f32 GEMM): each packed on its own, stride HLF_F32_PACKED_SIZE(m, k) = m*k
             data = np.concatenate([pack.pack_panels(g, prog.nr) for g in mat])
-            prog.weights.append(WeightArray(syms[key], data, f"{node.node}: {key} ({mat.shape[0]} groups of "
-                                                             f"{mat.shape[1]}x{mat.shape[2]}, packed)"))
+            prog.weights.append(
+                WeightArray(
+                    syms[key],
+                    data,
+                    f"{node.node}: {key} ({mat.shape[0]} groups of {mat.shape[1]}x{mat.shape[2]}, packed)",
+                )
+            )
             continue
         add_matrix(prog, syms[key], mat, f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)")
     node.attrs["sym"] = syms
     prog.node_scratch_floats = max(prog.node_scratch_floats, int(node.attrs.get("scratch_floats", 0)))
     node.attrs["kernel"] = quant.KERNEL[prog.quantize]
-    if node.packed and prog.quantize == "int8" and "k" in node.attrs and "rows" in node.attrs and "plan" not in node.attrs:
+    if (
+        node.packed
+        and prog.quantize == "int8"
+        and "k" in node.attrs
+        and "rows" in node.attrs
+        and "plan" not in node.attrs
+    ):
         # The int8 input rows live in the layer scratch (free between layers): bytes, then the scales.
         rows, ldq = max_elems([node.attrs["rows"]], prog.model.max_dims), quant.qs8_padded(node.attrs["k"])
         qfloats = _align(-(-rows * ldq // 4))
@@ -578,8 +737,9 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
         prog.node_scratch_floats = max(prog.node_scratch_floats, qfloats + rows)
 
 
-def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str = "host",
-          quantize: str = "none") -> Program:
+def lower(
+    model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str = "host", quantize: str = "none"
+) -> Program:
     """Lower for kernels that take weights in panels of nr rows (pack.panel_rows(target)).
 
     sparse: hlfgen.sparse.MODES, which mostly-zero dense segments use the sparse
@@ -599,8 +759,11 @@ def lower(model: Model, nr: int = pack.NR, *, sparse: str = "auto", target: str 
             code = _lower_layer(prog, len(prog.layers), op)
             prog.layers.append(code)
             prog.steps.append(("layer", code))
-            runtime_init = [n for n in (op.initial_h, op.initial_c)
-                            if n and n not in model.constants and n not in {t.name for t in model.inputs}]
+            runtime_init = [
+                n
+                for n in (op.initial_h, op.initial_c)
+                if n and n not in model.constants and n not in {t.name for t in model.inputs}
+            ]
             if op.direction != "forward" or runtime_init:
                 prog.can_stream = False
         elif isinstance(op, Node):

@@ -64,7 +64,7 @@ def runtime_names(runtime: Path, prefix: str, nr: int) -> dict[str, str]:
                 kernels[fn] = (isas, uses_nr or "HLF_NR" in code)
     names = {}
     for ident in sorted(idents - macros):
-        base = prefix + ident[len("hlf_"):]
+        base = prefix + ident[len("hlf_") :]
         if ident in kernels:
             isas, uses_nr = kernels[ident]
             base += f"_{nr}x1__" if uses_nr else "__"

@@ -48,7 +48,7 @@ def unpack_panels(p: np.ndarray, m: int, n: int, nr: int = NR, *, compact: bool 
         return p.reshape(panels, n, nr).transpose(0, 2, 1).reshape(panels * nr, n)[:m]
     top = p[: full * n].reshape(full // nr, n, nr).transpose(0, 2, 1).reshape(full, n)
     r = m - full
-    tail = p[full * n:].reshape(n, r).T if r else np.zeros((0, n), p.dtype)
+    tail = p[full * n :].reshape(n, r).T if r else np.zeros((0, n), p.dtype)
     return np.concatenate([top, tail])
 
 

@@ -42,8 +42,12 @@ def ort_dynamic(lw, lr, layer, d: int, nvec: int):
     from .lower import MatCall, MatPlan
 
     if layer.batch != 1:
-        raise HlfgenError(f"batch {layer.batch}: DynamicQuantizeLSTM compiles for batch 1 only (onnxruntime "
-                          "quantizes h with one scale across the batch)", layer.node, "DynamicQuantizeLSTM")
+        raise HlfgenError(
+            f"batch {layer.batch}: DynamicQuantizeLSTM compiles for batch 1 only (onnxruntime "
+            "quantizes h with one scale across the batch)",
+            layer.node,
+            "DynamicQuantizeLSTM",
+        )
     H, GH, n_in = layer.hidden, layer.gates * layer.hidden, layer.input_size
     qw, sw = layer.qweights["W"][d]
     qr, sr = layer.qweights["R"][d]
@@ -51,17 +55,66 @@ def ort_dynamic(lw, lr, layer, d: int, nvec: int):
     r = _matrix(lr, qr, sr, "A", f"R (DynamicQuantizeLSTM int8, {GH}x{H})")
     ldx = _buffers(lw, "qx", n_in, nvec)
     ldh = _buffers(lr, "qh", H, 1)
-    proj = MatPlan([
-        MatCall("", n_in, n_in, "xc", "(int8_t *)qx", "X of all steps to uint8 (one scale and zero point, as onnxruntime)",
-                ldx=n_in, ldy=ldx, kind="quant_u8", scale="qxs", xs="qxo"),
-        MatCall(w, GH, n_in, "(int8_t *)qx", "xwc", "X·W^T on int8 weights (int32 sums)", ldx=ldx, ldy=GH,
-                dtype="qs8", scale=f"{w}_s", xs="qxs"),
-        MatCall(w, GH, n_in, "", "xwc", "the zero point's term", ldy=GH, kind="zp_acc", xs="-(qxs[0] * qxo[0])"),
-    ], GH * n_in)
-    rec = MatPlan([
-        MatCall("", H, H, "h", "(int8_t *)qh", "h to uint8 (one scale and zero point per step)", ldx=H, ldy=ldh,
-                kind="quant_u8", scale="qhs", xs="qho"),
-        MatCall(r, GH, H, "(int8_t *)qh", "g", "h·R^T on int8 weights (int32 sums)", dtype="qs8", scale=f"{r}_s", xs="qhs"),
-        MatCall(r, GH, H, "", "g", "the zero point's term", kind="zp_acc", xs="-(qhs[0] * qho[0])"),
-    ], GH * H)
+    proj = MatPlan(
+        [
+            MatCall(
+                "",
+                n_in,
+                n_in,
+                "xc",
+                "(int8_t *)qx",
+                "X of all steps to uint8 (one scale and zero point, as onnxruntime)",
+                ldx=n_in,
+                ldy=ldx,
+                kind="quant_u8",
+                scale="qxs",
+                xs="qxo",
+            ),
+            MatCall(
+                w,
+                GH,
+                n_in,
+                "(int8_t *)qx",
+                "xwc",
+                "X·W^T on int8 weights (int32 sums)",
+                ldx=ldx,
+                ldy=GH,
+                dtype="qs8",
+                scale=f"{w}_s",
+                xs="qxs",
+            ),
+            MatCall(w, GH, n_in, "", "xwc", "the zero point's term", ldy=GH, kind="zp_acc", xs="-(qxs[0] * qxo[0])"),
+        ],
+        GH * n_in,
+    )
+    rec = MatPlan(
+        [
+            MatCall(
+                "",
+                H,
+                H,
+                "h",
+                "(int8_t *)qh",
+                "h to uint8 (one scale and zero point per step)",
+                ldx=H,
+                ldy=ldh,
+                kind="quant_u8",
+                scale="qhs",
+                xs="qho",
+            ),
+            MatCall(
+                r,
+                GH,
+                H,
+                "(int8_t *)qh",
+                "g",
+                "h·R^T on int8 weights (int32 sums)",
+                dtype="qs8",
+                scale=f"{r}_s",
+                xs="qhs",
+            ),
+            MatCall(r, GH, H, "", "g", "the zero point's term", kind="zp_acc", xs="-(qhs[0] * qho[0])"),
+        ],
+        GH * H,
+    )
     return proj, [rec]

@@ -40,15 +40,17 @@ def _weights(inits, node, wi: int, si: int, zi: int, what: str, label: str):
     scale = _init(inits, node.input[si], f"{what}_scale", label).astype(np.float32)
     zp = _init(inits, node.input[zi], f"{what}_zero_point", label) if len(node.input) > zi and node.input[zi] else None
     if q.dtype != np.int8:
-        raise HlfgenError(f"{what} is {q.dtype}; only int8 weights (quantize_dynamic weight_type=QInt8) are supported",
-                          label, OP)
+        raise HlfgenError(
+            f"{what} is {q.dtype}; only int8 weights (quantize_dynamic weight_type=QInt8) are supported", label, OP
+        )
     if zp is not None and np.any(zp != 0):
         raise HlfgenError(f"{what}_zero_point is not 0; only symmetric int8 weights are supported", label, OP)
     if q.ndim != 3:
         raise HlfgenError(f"{what} must have rank 3 [D, in, 4H], got {list(q.shape)}", label, OP)
     if np.any(q == -128):
-        raise HlfgenError(f"{what} holds -128; the int8 kernels take weights in [-127, 127] (symmetric quantization)",
-                          label, OP)
+        raise HlfgenError(
+            f"{what} holds -128; the int8 kernels take weights in [-127, 127] (symmetric quantization)", label, OP
+        )
     d, n, g = q.shape
     rows = np.ascontiguousarray(q.transpose(0, 2, 1))  # [D, 4H, n]: one row per gate unit
     s = np.broadcast_to(scale.reshape(d, -1), (d, g)) if scale.size in (d, d * g) else None

@@ -47,7 +47,9 @@ def f16_bits(a: np.ndarray, what: str = "weights") -> np.ndarray:
     """fp32 -> binary16 bit patterns (uint16), round to nearest even."""
     a = np.asarray(a, np.float32)
     if a.size and not np.all(np.abs(a) <= F16_MAX):
-        raise HlfgenError(f"{what}: values beyond the fp16 range (|w| > {F16_MAX:g}) or not finite; use --quantize int8 or none")
+        raise HlfgenError(
+            f"{what}: values beyond the fp16 range (|w| > {F16_MAX:g}) or not finite; use --quantize int8 or none"
+        )
     return a.astype(np.float16).view(np.uint16)
 
 
@@ -92,7 +94,7 @@ def pack_qs8(q: np.ndarray, nr: int) -> np.ndarray:
 
 def pad_scales(scale: np.ndarray, nr: int) -> np.ndarray:
     out = np.zeros(-(-scale.size // nr) * nr, np.float32)
-    out[:scale.size] = scale
+    out[: scale.size] = scale
     return out
 
 
@@ -113,7 +115,7 @@ def dequantize(a: np.ndarray, mode: str) -> np.ndarray:
 # across a rounding boundary of its uint8 quantization; one such flip changes a gate by one
 # quantization step times a weight (~4e-4 measured).  The bound the issue sets for this case.
 ORT_DYNAMIC_ATOL = 2e-3
-F16_UNIT = 2.0 ** -11  # relative rounding error of binary16 (round to nearest)
+F16_UNIT = 2.0**-11  # relative rounding error of binary16 (round to nearest)
 TOL_REALIZATIONS = 2  # perturbed models run by `hlfgen check` (their largest effect counts)
 TOL_FACTOR = 3.0  # margin on that effect (docs/quantization.md, "Tolerance")
 

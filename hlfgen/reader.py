@@ -44,10 +44,46 @@ ONNX_DTYPES = ONNX_TO_DTYPE
 # Names that would clash with system libraries (lib<name>.a), C keywords, or
 # standard headers (<name>.h would hide <time.h>, <math.h>, ...).
 RESERVED_NAMES = {
-    "m", "c", "dl", "rt", "pthread", "main", "model", "int", "float", "void", "static", "const",
-    "assert", "complex", "ctype", "errno", "fenv", "inttypes", "iso646", "limits", "locale", "math",
-    "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio",
-    "stdlib", "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype",
+    "m",
+    "c",
+    "dl",
+    "rt",
+    "pthread",
+    "main",
+    "model",
+    "int",
+    "float",
+    "void",
+    "static",
+    "const",
+    "assert",
+    "complex",
+    "ctype",
+    "errno",
+    "fenv",
+    "inttypes",
+    "iso646",
+    "limits",
+    "locale",
+    "math",
+    "setjmp",
+    "signal",
+    "stdalign",
+    "stdarg",
+    "stdatomic",
+    "stdbool",
+    "stddef",
+    "stdint",
+    "stdio",
+    "stdlib",
+    "stdnoreturn",
+    "string",
+    "tgmath",
+    "threads",
+    "time",
+    "uchar",
+    "wchar",
+    "wctype",
 }
 
 
@@ -78,8 +114,6 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     if not model.graph.node and not model.graph.output:
         raise HlfgenError(f"{path}: not an ONNX model (empty graph)")
     return model
-
-
 
 
 def read_model(
@@ -121,8 +155,10 @@ def _read(proto, batch, max_seq_len, fixed: dict, max_dims: dict) -> Model:
     for what, table in (("--dim", fixed), ("--max-dim", max_dims)):
         for k in table:
             if k not in known and not (what == "--dim" and k in first.fixed_seen):
-                raise HlfgenError(f"{what} {k}: the model has no symbolic dimension '{k}'"
-                                  + (f" (it has: {', '.join(known)})" if known else " (all its inputs are static)"))
+                raise HlfgenError(
+                    f"{what} {k}: the model has no symbolic dimension '{k}'"
+                    + (f" (it has: {', '.join(known)})" if known else " (all its inputs are static)")
+                )
     seq_syms, batch_syms, roles = set(), set(), {}
     for role, extent, label, op in first.roles:
         for s in D.symbols(extent):
@@ -144,17 +180,23 @@ def _read(proto, batch, max_seq_len, fixed: dict, max_dims: dict) -> Model:
         elif role == "seq":
             runtime[s] = (int(max_seq_len or DEFAULT_MAX_SEQ_LEN), role)
             if max_seq_len is None:
-                notes.append(f"dimension {s}{where}: dynamic, 1..{runtime[s][0]} at run time "
-                             f"(--max-seq-len N or --max-dim {s}=N to change, --dim {s}=N to fix)")
+                notes.append(
+                    f"dimension {s}{where}: dynamic, 1..{runtime[s][0]} at run time "
+                    f"(--max-seq-len N or --max-dim {s}=N to change, --dim {s}=N to fix)"
+                )
         elif role == "batch" or (batch is not None and s in batch_syms):
             bind[s] = int(batch or 1)
             if batch is None:
-                notes.append(f"dimension {s}{where}: fixed to 1 (--batch N or --dim {s}=N to change, "
-                             f"--max-dim {s}=N to keep it dynamic)")
+                notes.append(
+                    f"dimension {s}{where}: fixed to 1 (--batch N or --dim {s}=N to change, "
+                    f"--max-dim {s}=N to keep it dynamic)"
+                )
         else:
             runtime[s] = (DEFAULT_MAX_DIM, role)
-            notes.append(f"dimension {s}: dynamic, 1..{DEFAULT_MAX_DIM} at run time "
-                         f"(--max-dim {s}=N to change, --dim {s}=N to fix)")
+            notes.append(
+                f"dimension {s}: dynamic, 1..{DEFAULT_MAX_DIM} at run time "
+                f"(--max-dim {s}=N to change, --dim {s}=N to fix)"
+            )
     if error is None and bind == fixed:
         reader = first
     else:
@@ -338,7 +380,8 @@ class _Reader:
                 # a value of symbolic length (Range(0, Shape(x)[1], 1)): computed at run time when an
                 # operator module handles the node; otherwise the folding error stands
                 if node.op_type not in ops.HANDLERS or not any(
-                        fold.is_symbolic(self.consts[i]) or isinstance(self.consts[i], D.Dim) for i in ins):
+                    fold.is_symbolic(self.consts[i]) or isinstance(self.consts[i], D.Dim) for i in ins
+                ):
                     raise
                 try:
                     self._data_node(node, label)
@@ -374,14 +417,29 @@ class _Reader:
 
     def _data_node(self, node, label):
         """A node on runtime data: its operator module makes the IR operations."""
-        ctx = ops.OpContext(node=node, label=label, attrs=_attrs(node), opset=self.opset, tensors=self.tensors,
-                            consts={i: self.consts[i] for i in node.input if i in self.consts},
-                            used_consts=self.used_consts, notes=self.notes, roles=self.roles,
-                            syms={i: self.consts[i] for i in node.input
-                                  if isinstance(self.consts.get(i), (W.SymTensor, W.TransposedSym))})
+        ctx = ops.OpContext(
+            node=node,
+            label=label,
+            attrs=_attrs(node),
+            opset=self.opset,
+            tensors=self.tensors,
+            consts={i: self.consts[i] for i in node.input if i in self.consts},
+            used_consts=self.used_consts,
+            notes=self.notes,
+            roles=self.roles,
+            syms={
+                i: self.consts[i] for i in node.input if isinstance(self.consts.get(i), (W.SymTensor, W.TransposedSym))
+            },
+        )
         try:
             new_ops, outs = ops.HANDLERS[node.op_type](ctx)
-        except (TypeError, ValueError, IndexError, KeyError, ArithmeticError) as e:  # a case the handler did not foresee
+        except (
+            TypeError,
+            ValueError,
+            IndexError,
+            KeyError,
+            ArithmeticError,
+        ) as e:  # a case the handler did not foresee
             raise HlfgenError(f"cannot compile this node ({type(e).__name__}: {e})", label, node.op_type) from None
         for info in outs:
             self.tensors[info.name] = info

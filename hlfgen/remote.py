@@ -34,7 +34,9 @@ class Runner:
     port: str = ""
     remote_dir: str = ""
 
-    def execute(self, exe: Path, inputs: dict[str, Path], out_dir: Path, extra: list[str]) -> subprocess.CompletedProcess:
+    def execute(
+        self, exe: Path, inputs: dict[str, Path], out_dir: Path, extra: list[str]
+    ) -> subprocess.CompletedProcess:
         """Run exe with --input NAME=FILE for each input; outputs land in out_dir (local)."""
         if self.kind == "local":
             args = self.prefix + [str(exe)]
@@ -99,5 +101,5 @@ def parse_runner(spec: str | None, target: str) -> Runner:
         host = f"{u.username}@{u.hostname}" if u.username else u.hostname
         return Runner("ssh", host=host, port=str(u.port or ""), remote_dir=u.path or DEFAULT_SSH_DIR)
     if spec == "adb" or spec.startswith("adb:"):
-        return Runner("adb", remote_dir=spec[len("adb:"):] or DEFAULT_ADB_DIR)
+        return Runner("adb", remote_dir=spec[len("adb:") :] or DEFAULT_ADB_DIR)
     return Runner("local", shlex.split(spec))

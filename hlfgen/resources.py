@@ -3,6 +3,7 @@
 A wheel install carries copies in ``hlfgen/_data/<name>`` (put there by the
 top-level CMakeLists.txt); a source checkout has them at the repo root.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

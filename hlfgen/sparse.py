@@ -77,29 +77,35 @@ def _set_costs(family: str, table: dict) -> None:
 # AArch64: executed instructions per call (qemu plugin), NEON kernels, gcc 12
 # -O2 -mcpu=cortex-a73; largest relative residual 5 % (dense), 16-29 % (sparse
 # GEMV, only on 64x64 matrices with < 60 nonzeros), <= 7 % otherwise.
-_set_costs("aarch64", {
-    ("dense", "gemv"): (0.3985, 34.9, 52.9),  # per padded MAC (8-row panels), per panel
-    ("dense", "gemm"): (0.3672, 22.0, 10.1),
-    ("csr", "gemv"): (3.950, 28.8, 0.0),  # per nonzero, per row
-    ("csr", "gemm"): (2.709, 9.46, 0.0),
-    ("bcsr4", "gemv"): (4.068, 37.0, 0.0),  # per 4x1 block, per block row
-    ("bcsr4", "gemm"): (3.004, 8.59, 20.8),
-    ("bcsr8", "gemv"): (5.857, 43.3, 0.0),  # per 8x1 block, per block row
-    ("bcsr8", "gemm"): (4.135, 16.0, 13.6),
-})
+_set_costs(
+    "aarch64",
+    {
+        ("dense", "gemv"): (0.3985, 34.9, 52.9),  # per padded MAC (8-row panels), per panel
+        ("dense", "gemm"): (0.3672, 22.0, 10.1),
+        ("csr", "gemv"): (3.950, 28.8, 0.0),  # per nonzero, per row
+        ("csr", "gemm"): (2.709, 9.46, 0.0),
+        ("bcsr4", "gemv"): (4.068, 37.0, 0.0),  # per 4x1 block, per block row
+        ("bcsr4", "gemm"): (3.004, 8.59, 20.8),
+        ("bcsr8", "gemv"): (5.857, 43.3, 0.0),  # per 8x1 block, per block row
+        ("bcsr8", "gemm"): (4.135, 16.0, 13.6),
+    },
+)
 # Host: nanoseconds per call, portable kernels, gcc 12 -O2 -march=native,
 # Intel Xeon (AVX-512) shared with other jobs (best of 9 runs of ~1 ms);
 # residuals up to 45 %: good enough to rank kernels whose costs differ by 2x+.
-_set_costs("host", {
-    ("dense", "gemv"): (0.0315, 0.0, 0.0),  # per padded MAC (16-row panels)
-    ("dense", "gemm"): (0.0226, 0.0, 22.7),
-    ("csr", "gemv"): (0.316, 0.80, 34.9),
-    ("csr", "gemm"): (0.255, 0.03, 14.9),
-    ("bcsr4", "gemv"): (0.421, 1.94, 8.1),
-    ("bcsr4", "gemm"): (0.269, 1.47, 11.0),
-    ("bcsr8", "gemv"): (0.482, 3.65, 6.5),
-    ("bcsr8", "gemm"): (0.281, 3.00, 8.4),
-})
+_set_costs(
+    "host",
+    {
+        ("dense", "gemv"): (0.0315, 0.0, 0.0),  # per padded MAC (16-row panels)
+        ("dense", "gemm"): (0.0226, 0.0, 22.7),
+        ("csr", "gemv"): (0.316, 0.80, 34.9),
+        ("csr", "gemm"): (0.255, 0.03, 14.9),
+        ("bcsr4", "gemv"): (0.421, 1.94, 8.1),
+        ("bcsr4", "gemm"): (0.269, 1.47, 11.0),
+        ("bcsr8", "gemv"): (0.482, 3.65, 6.5),
+        ("bcsr8", "gemm"): (0.281, 3.00, 8.4),
+    },
+)
 
 
 def family(target: str) -> str:

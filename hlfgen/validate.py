@@ -22,13 +22,20 @@ from .ir import Model, RecurrentLayer
 # all listed as graph inputs (IR 4 dropped that rule); declared output shapes
 # that disagree with the inferred ones (torch's dynamo exporter writes wrong
 # ranks; onnxruntime merges leniently, hlfgen computes its own shapes).
-BENIGN_CHECKER = ("Field 'shape' of 'type' is required but missing", "in initializer but not in graph input",
-                  "Inferred shape and existing shape differ")
+BENIGN_CHECKER = (
+    "Field 'shape' of 'type' is required but missing",
+    "in initializer but not in graph input",
+    "Inferred shape and existing shape differ",
+)
 
 # Recurrent operators' inputs by position (ONNX LSTM/GRU/RNN).
 INPUT_NAMES = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
-FLOAT_TYPES: dict[int, str] = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.DOUBLE: "double",
-               TensorProto.BFLOAT16: "bfloat16"}
+FLOAT_TYPES: dict[int, str] = {
+    TensorProto.FLOAT: "float32",
+    TensorProto.FLOAT16: "float16",
+    TensorProto.DOUBLE: "double",
+    TensorProto.BFLOAT16: "bfloat16",
+}
 
 
 def _type_name(elem: int) -> str:
@@ -67,8 +74,10 @@ def _versions(proto: onnx.ModelProto) -> None:
     if proto.ir_version < 3:
         raise HlfgenError(f"ir_version {proto.ir_version} is not a valid ONNX IR version (3 to {onnx.IR_VERSION})")
     if proto.ir_version > onnx.IR_VERSION:
-        raise HlfgenError(f"ir_version {proto.ir_version} is newer than this onnx ({onnx.__version__}) reads "
-                          f"(up to {onnx.IR_VERSION})")
+        raise HlfgenError(
+            f"ir_version {proto.ir_version} is newer than this onnx ({onnx.__version__}) reads "
+            f"(up to {onnx.IR_VERSION})"
+        )
     default = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
     newest = onnx.defs.onnx_opset_version()
     if not default:
@@ -128,8 +137,9 @@ def _value_types(proto: onnx.ModelProto) -> tuple[dict[str, int], dict[str, list
         if vi.type.HasField("tensor_type") and tt.elem_type:
             types.setdefault(vi.name, tt.elem_type)
             if tt.HasField("shape"):
-                shapes.setdefault(vi.name, [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                                            for d in tt.shape.dim])
+                shapes.setdefault(
+                    vi.name, [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim]
+                )
     for init in g.initializer:
         types[init.name] = init.data_type
         shapes[init.name] = list(init.dims)
@@ -147,16 +157,20 @@ def _recurrent(node: onnx.NodeProto, types: dict[str, int], shapes: dict[str, li
     label, op = node.name or (node.output[0] if node.output else node.op_type), node.op_type
     most = config.MAX_INPUTS[kind]
     if len(node.input) > most:
-        raise HlfgenError(f"{len(node.input)} inputs; {op} takes at most {most} ({', '.join(INPUT_NAMES[:most])})",
-                          label, op)
+        raise HlfgenError(
+            f"{len(node.input)} inputs; {op} takes at most {most} ({', '.join(INPUT_NAMES[:most])})", label, op
+        )
     outs = 3 if kind == "lstm" else 2
     if len(node.output) > outs:
         raise HlfgenError(f"{len(node.output)} outputs; {op} has at most {outs}", label, op)
     ins = list(node.input) + [""] * (most - len(node.input))
     x_type = types.get(ins[0])
     if x_type is not None and x_type not in FLOAT_TYPES:
-        raise HlfgenError(f"input X ('{ins[0]}') is {_type_name(x_type)}; {op} takes float tensors "
-                          "(hlfgen compiles float32)", label, op)
+        raise HlfgenError(
+            f"input X ('{ins[0]}') is {_type_name(x_type)}; {op} takes float tensors (hlfgen compiles float32)",
+            label,
+            op,
+        )
     if x_type is not None and x_type != TensorProto.FLOAT and ins[0] in graph_inputs:
         raise HlfgenError(f"input X ('{ins[0]}') is {_type_name(x_type)}; hlfgen compiles float32 data", label, op)
     if x_type is not None:
@@ -166,11 +180,18 @@ def _recurrent(node: onnx.NodeProto, types: dict[str, int], shapes: dict[str, li
             if t is not None and t != x_type:
                 raise HlfgenError(
                     f"input {INPUT_NAMES[pos]} ('{name}') is {_type_name(t)} but X is {_type_name(x_type)}; "
-                    f"{op}'s inputs share one type T (convert the weights with a Cast node)", label, op)
+                    f"{op}'s inputs share one type T (convert the weights with a Cast node)",
+                    label,
+                    op,
+                )
     seq = ins[4]
     if seq and types.get(seq) not in (None, TensorProto.INT32):
-        raise HlfgenError(f"input sequence_lens ('{seq}') is {_type_name(types[seq])}; ONNX allows int32 only "
-                          "(onnxruntime refuses other types)", label, op)
+        raise HlfgenError(
+            f"input sequence_lens ('{seq}') is {_type_name(types[seq])}; ONNX allows int32 only "
+            "(onnxruntime refuses other types)",
+            label,
+            op,
+        )
     _batch_agrees(node, ins, shapes, label, op)
 
 
@@ -186,8 +207,12 @@ def _batch_agrees(node, ins, shapes, label, op) -> None:
             found.append((INPUT_NAMES[pos], name, dims[axis]))
     for what, name, b in found[1:]:
         if b != found[0][2]:
-            raise HlfgenError(f"input {what} ('{name}') has batch size {b}, input {found[0][0]} ('{found[0][1]}') "
-                              f"{found[0][2]}; they must agree", label, op)
+            raise HlfgenError(
+                f"input {what} ('{name}') has batch size {b}, input {found[0][0]} ('{found[0][1]}') "
+                f"{found[0][2]}; they must agree",
+                label,
+                op,
+            )
 
 
 def _checker(proto: onnx.ModelProto) -> None:
@@ -236,8 +261,9 @@ def check_ir(model: Model) -> None:
         if len(info.shape) > config.MAX_RANK:
             node, op = producers.get(name, (None, None))
             what = f"tensor '{name}'" if node else f"graph input '{name}'"
-            raise HlfgenError(f"{what} has rank {len(info.shape)}; hlfgen supports rank up to {config.MAX_RANK}",
-                              node, op)
+            raise HlfgenError(
+                f"{what} has rank {len(info.shape)}; hlfgen supports rank up to {config.MAX_RANK}", node, op
+            )
 
 
 def _size(n: int) -> str:
@@ -252,16 +278,23 @@ def check_program(prog) -> None:
     from .lower import max_elems, work_bytes
 
     model = prog.model
-    io = sum(max_elems(t.shape, model.max_dims) * config.DTYPES[t.dtype].size
-             for t in list(model.inputs) + list(model.outputs))
+    io = sum(
+        max_elems(t.shape, model.max_dims) * config.DTYPES[t.dtype].size
+        for t in list(model.inputs) + list(model.outputs)
+    )
     work = work_bytes(prog)
     where = f"batch {model.batch}, max sequence length {model.max_seq_len}"
     if work > config.MAX_WORK_BYTES:
-        raise HlfgenError(f"the model needs {_size(work)} of working memory ({where}); hlfgen's limit is "
-                          f"{_size(config.MAX_WORK_BYTES)}: lower --max-seq-len or --batch")
+        raise HlfgenError(
+            f"the model needs {_size(work)} of working memory ({where}); hlfgen's limit is "
+            f"{_size(config.MAX_WORK_BYTES)}: lower --max-seq-len or --batch"
+        )
     if io > config.MAX_WORK_BYTES:
-        raise HlfgenError(f"the runner's input and output buffers need {_size(io)} ({where}); hlfgen's limit is "
-                          f"{_size(config.MAX_WORK_BYTES)}: lower --max-seq-len or --batch")
+        raise HlfgenError(
+            f"the runner's input and output buffers need {_size(io)} ({where}); hlfgen's limit is "
+            f"{_size(config.MAX_WORK_BYTES)}: lower --max-seq-len or --batch"
+        )
     if prog.weight_bytes > config.MAX_WEIGHT_BYTES:
-        raise HlfgenError(f"the weights take {_size(prog.weight_bytes)}; hlfgen's limit is "
-                          f"{_size(config.MAX_WEIGHT_BYTES)}")
+        raise HlfgenError(
+            f"the weights take {_size(prog.weight_bytes)}; hlfgen's limit is {_size(config.MAX_WEIGHT_BYTES)}"
+        )

@@ -189,6 +189,7 @@ def scale(v, c):
 
     def seg(x):
         return Dense(x.data * k, x.origin) if isinstance(x, Dense) else LowRank(x.B * k, x.C, x.c_key)
+
     return SymTensor(_cells(v.cells.shape, lambda idx: tuple(seg(x) for x in v.cells[idx])), v.m, v.n)
 
 

@@ -161,7 +161,10 @@ class _Graph:
             name = self.uname(base)
             self.nodes.append(
                 helper.make_node(
-                    "Constant", [], [name], name=self.uname("n_Constant"),
+                    "Constant",
+                    [],
+                    [name],
+                    name=self.uname("n_Constant"),
                     value=numpy_helper.from_array(arr, name + "_value"),
                 )
             )
@@ -397,7 +400,10 @@ def _finish(g: _Graph, inputs, outputs, opset: int, graph_name: str) -> onnx.Mod
     graph = helper.make_graph(g.nodes, graph_name, inputs, outputs, initializer=g.inits)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(
-        graph, opset_imports=opsets, ir_version=max(4, helper.find_min_ir_version_for(opsets)), producer_name="hlfgen-tests"
+        graph,
+        opset_imports=opsets,
+        ir_version=max(4, helper.find_min_ir_version_for(opsets)),
+        producer_name="hlfgen-tests",
     )
     helper.set_model_props(model, {"hlf.version": "1"})
     onnx.checker.check_model(model, full_check=True)
@@ -463,15 +469,31 @@ def rnn_model(
         raise ValueError("no outputs")
     node_outs = _layer(
         g,
-        kind=kind, x="X", input_size=input_size, hidden=H, direction=direction, batch=batch, layout=layout,
-        weights=weights, r_weights=r_weights, with_bias=with_bias, bias_torch=bias_torch,
+        kind=kind,
+        x="X",
+        input_size=input_size,
+        hidden=H,
+        direction=direction,
+        batch=batch,
+        layout=layout,
+        weights=weights,
+        r_weights=r_weights,
+        with_bias=with_bias,
+        bias_torch=bias_torch,
         seq_lens="sequence_lens" if with_seq_lens else None,
         initial_h="initial_h" if with_initial_h else None,
         initial_c="initial_c" if (with_initial_c and kind == "lstm") else None,
-        with_peepholes=with_peepholes and kind == "lstm", clip=clip, input_forget=input_forget,
-        activations=activations, activation_alpha=activation_alpha, activation_beta=activation_beta,
-        linear_before_reset=linear_before_reset, outputs=outputs, explicit_defaults=explicit_defaults,
-        name=f"{kind}0", weight_scale=weight_scale,
+        with_peepholes=with_peepholes and kind == "lstm",
+        clip=clip,
+        input_forget=input_forget,
+        activations=activations,
+        activation_alpha=activation_alpha,
+        activation_beta=activation_beta,
+        linear_before_reset=linear_before_reset,
+        outputs=outputs,
+        explicit_defaults=explicit_defaults,
+        name=f"{kind}0",
+        weight_scale=weight_scale,
     )
     # Graph outputs carry the plain names Y, Y_h, Y_c: rename node outputs.
     node = g.nodes[-1]
@@ -522,12 +544,31 @@ def stacked_model(
         total_dirs += D
         want = ("Y", "Y_h", "Y_c") if kind == "lstm" else ("Y", "Y_h")
         outs = _layer(
-            g, kind=kind, x=x, input_size=n, hidden=H, direction=direction, batch=batch, layout=0,
-            weights=L.get("weights") or hlf_per_gate(H // 4, max(2, H // 4)), r_weights=L.get("r_weights"),
-            with_bias=L.get("with_bias", True), bias_torch=L.get("bias_torch", False), seq_lens=None,
-            initial_h=None, initial_c=None, with_peepholes=False, clip=None, input_forget=0, activations=None,
-            activation_alpha=None, activation_beta=None, linear_before_reset=L.get("linear_before_reset", 0),
-            outputs=want, explicit_defaults=False, name=f"layer{li}_{kind}",
+            g,
+            kind=kind,
+            x=x,
+            input_size=n,
+            hidden=H,
+            direction=direction,
+            batch=batch,
+            layout=0,
+            weights=L.get("weights") or hlf_per_gate(H // 4, max(2, H // 4)),
+            r_weights=L.get("r_weights"),
+            with_bias=L.get("with_bias", True),
+            bias_torch=L.get("bias_torch", False),
+            seq_lens=None,
+            initial_h=None,
+            initial_c=None,
+            with_peepholes=False,
+            clip=None,
+            input_forget=0,
+            activations=None,
+            activation_alpha=None,
+            activation_beta=None,
+            linear_before_reset=L.get("linear_before_reset", 0),
+            outputs=want,
+            explicit_defaults=False,
+            name=f"layer{li}_{kind}",
         )
         y = outs[0]
         hs.append(outs[1])

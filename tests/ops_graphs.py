@@ -66,9 +66,13 @@ class G:
     def model(self, checked: bool = True) -> onnx.ModelProto:
         """The model; checked=False skips onnx's shape inference and checker (graphs they refuse)."""
         out_type = TensorProto.UNDEFINED if checked else TensorProto.FLOAT
-        graph = helper.make_graph(self.nodes, "ops_test", self.inputs,
-                                  [helper.make_tensor_value_info(o, out_type, None) for o in self.outputs],
-                                  self.inits)
+        graph = helper.make_graph(
+            self.nodes,
+            "ops_test",
+            self.inputs,
+            [helper.make_tensor_value_info(o, out_type, None) for o in self.outputs],
+            self.inits,
+        )
         m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         m.ir_version = 8
         if not checked:

@@ -30,8 +30,13 @@ GATES = ("i", "f", "g", "o")  # PyTorch's LSTM gate order
 
 def _corpus_present() -> bool:
     spec = importlib.util.find_spec("gensim")
-    return bool(spec and spec.submodule_search_locations and any(
-        (Path(p) / "test" / "test_data" / "lee_background.cor").is_file() for p in spec.submodule_search_locations))
+    return bool(
+        spec
+        and spec.submodule_search_locations
+        and any(
+            (Path(p) / "test" / "test_data" / "lee_background.cor").is_file() for p in spec.submodule_search_locations
+        )
+    )
 
 
 pytestmark = [
@@ -48,7 +53,11 @@ def quick_run(tmp_path_factory):
     out_json = tmp / "results.json"
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp / "out"), "--json", str(out_json)],
-        capture_output=True, text=True, timeout=600, cwd=tmp)
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp,
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc.stdout, json.loads(out_json.read_text())
 
@@ -187,8 +196,13 @@ FAIR = REPO_ROOT / "examples" / "accuracy" / "fair.py"
 def fair_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fair")
     out_json = tmp / "fair.json"
-    proc = subprocess.run([sys.executable, str(FAIR), "--quick", "--jobs", "1", "--json", str(out_json)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp)
+    proc = subprocess.run(
+        [sys.executable, str(FAIR), "--quick", "--jobs", "1", "--json", str(out_json)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp,
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc.stdout, json.loads(out_json.read_text())
 
@@ -202,10 +216,18 @@ def test_fair_split_is_three_way_and_clean(fair_run):
     """Train/validation come from lee_background.cor (270 / 30 documents), test from lee.cor; no
     test document occurs in the training corpus (recounted here from the files)."""
     _, data = fair_run
-    docs = [d.strip() for d in _gensim_file("test/test_data/lee_background.cor").read_text(
-        encoding="utf-8", errors="replace").splitlines() if d.strip()]
-    test = [d.strip() for d in _gensim_file("test/test_data/lee.cor").read_text(
-        encoding="utf-8", errors="replace").splitlines() if d.strip()]
+    docs = [
+        d.strip()
+        for d in _gensim_file("test/test_data/lee_background.cor")
+        .read_text(encoding="utf-8", errors="replace")
+        .splitlines()
+        if d.strip()
+    ]
+    test = [
+        d.strip()
+        for d in _gensim_file("test/test_data/lee.cor").read_text(encoding="utf-8", errors="replace").splitlines()
+        if d.strip()
+    ]
     assert (data["overlap"]["train_docs"], data["overlap"]["val_docs"]) == (270, len(docs) - 270)
     assert data["overlap"]["test_docs"] == len(test) == 50
     assert not any(t in "\n".join(docs) for t in test)

@@ -16,8 +16,9 @@ T = 9
 @pytest.fixture(scope="module")
 def gru(tmp_path_factory):
     """A bidirectional-free GRU (it streams) with initial_h and odd sizes."""
-    path = models.save(models.rnn_model("gru", 6, 11, with_initial_h=True, seed=5),
-                       tmp_path_factory.mktemp("api") / "g.onnx")
+    path = models.save(
+        models.rnn_model("gru", 6, 11, with_initial_h=True, seed=5), tmp_path_factory.mktemp("api") / "g.onnx"
+    )
     return path, hlfgen.compile(path, max_seq_len=T)
 
 
@@ -45,8 +46,8 @@ def test_step_reset_and_independent_objects(gru):
     other.reset(initial_h=f2["initial_h"])
     y1, y2 = [], []
     for t in range(T):  # two instances, interleaved
-        y1.append(m.step(X=f1["X"][t:t + 1])["Y"])
-        y2.append(other.step(X=f2["X"][t:t + 1])["Y"])
+        y1.append(m.step(X=f1["X"][t : t + 1])["Y"])
+        y2.append(other.step(X=f2["X"][t : t + 1])["Y"])
     np.testing.assert_allclose(np.concatenate(y1), e1["Y"], atol=1e-4, rtol=1e-3)
     np.testing.assert_allclose(np.concatenate(y2), e2["Y"], atol=1e-4, rtol=1e-3)
     streamed = m.stream(**f2)
@@ -66,11 +67,15 @@ def test_bad_calls_are_one_line_errors(gru):
         hlfgen.compile(path, target="cortex-a73")
 
 
-@pytest.mark.parametrize("spec", [
-    dict(kind="lstm", direction="bidirectional", batch=3, with_seq_lens=True, with_peepholes=True),
-    dict(kind="gru", direction="reverse", layout=1, batch=3, with_seq_lens=True, with_initial_h=True),
-    dict(kind="rnn", direction="forward", layout=1, batch=2),
-], ids=["lstm-bidir-seqlens", "gru-reverse-layout1-seqlens", "rnn-layout1"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        dict(kind="lstm", direction="bidirectional", batch=3, with_seq_lens=True, with_peepholes=True),
+        dict(kind="gru", direction="reverse", layout=1, batch=3, with_seq_lens=True, with_initial_h=True),
+        dict(kind="rnn", direction="forward", layout=1, batch=2),
+    ],
+    ids=["lstm-bidir-seqlens", "gru-reverse-layout1-seqlens", "rnn-layout1"],
+)
 def test_chunked_input_projection(spec, tmp_path):
     """Sequences of several input-projection chunks (lower.PROJ_CHUNK steps,
     the last one partial), per-entry lengths that end inside chunks."""
@@ -79,7 +84,7 @@ def test_chunked_input_projection(spec, tmp_path):
     TT = 2 * PROJ_CHUNK + 5
     proto = models.rnn_model(input_size=7, hidden=10, seed=6, **spec)
     path = models.save(proto, tmp_path / "m.onnx")
-    lens = [TT, PROJ_CHUNK + 3, 4][:spec["batch"]]
+    lens = [TT, PROJ_CHUNK + 3, 4][: spec["batch"]]
     feeds = models.make_inputs(proto, TT, batch=spec["batch"], seed=2, seq_lens=lens)
     _, expected = run_oracle(path, feeds)
     m = hlfgen.compile(path, max_seq_len=TT)

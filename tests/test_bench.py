@@ -39,8 +39,14 @@ def _eq5_lstm_square(h: int, cf: Fraction, k: int = 1) -> float:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    proc = subprocess.run([sys.executable, "-m", "hlfgen", "bench", "--quick", "-o", str(out), "--rounds", "2",
-                           "--call-ms", "5"], capture_output=True, text=True, cwd=out, env=ENV, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlfgen", "bench", "--quick", "-o", str(out), "--rounds", "2", "--call-ms", "5"],
+        capture_output=True,
+        text=True,
+        cwd=out,
+        env=ENV,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "bench.json").read_text()), (out / "benchmarks.md").read_text()
 
@@ -125,8 +131,14 @@ def test_two_layer_model_matches_onnxruntime(tmp_path):
 def test_report_only_rerenders_from_json(quick):
     out, res, md = quick
     (out / "benchmarks.md").unlink()
-    proc = subprocess.run([sys.executable, "-m", "hlfgen", "bench", "--report-only", "-o", str(out), "--no-plot"],
-                          capture_output=True, text=True, cwd=out, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlfgen", "bench", "--report-only", "-o", str(out), "--no-plot"],
+        capture_output=True,
+        text=True,
+        cwd=out,
+        env=ENV,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = (out / "benchmarks.md").read_text()
     assert again.split("## Phases")[0] == md.split("## Phases")[0]

@@ -22,8 +22,10 @@ def lstm_model(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("compiler,target", [("gcc", "host"), ("clang", "host"),
-                                             ("gcc", "cortex-a73"), ("clang", "cortex-a73"), ("gcc", "aarch64")])
+@pytest.mark.parametrize(
+    "compiler,target",
+    [("gcc", "host"), ("clang", "host"), ("gcc", "cortex-a73"), ("clang", "cortex-a73"), ("gcc", "aarch64")],
+)
 def test_werror_and_parity(lstm_model, tmp_path, compiler, target):
     """-Wall -Wextra -Werror with gcc and clang, host and AArch64 (NEON, run under qemu)."""
     needs = [compiler] + (["aarch64-linux-gnu-gcc", "qemu-aarch64"] if target != "host" else [])
@@ -112,8 +114,22 @@ def test_c_api_run_reset_step(lstm_model, tmp_path):
     src = tmp_path / "app.c"
     src.write_text(C_API_PROGRAM)
     exe = tmp_path / "app"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{gen.out_dir}", str(src),
-                    str(tmp_path / "build" / "libkws.a"), "-lm", "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            "cc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{gen.out_dir}",
+            str(src),
+            str(tmp_path / "build" / "libkws.a"),
+            "-lm",
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     proc = subprocess.run([str(exe)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "max_diff=" in proc.stdout
@@ -127,15 +143,29 @@ def test_no_malloc_in_generated_code(lstm_model, tmp_path):
             assert fn not in text, (f, fn)
 
 
-@pytest.mark.skipif(not shutil.which("aarch64-linux-gnu-gcc") or not shutil.which("qemu-aarch64"),
-                    reason="needs gcc-aarch64-linux-gnu and qemu-user")
+@pytest.mark.skipif(
+    not shutil.which("aarch64-linux-gnu-gcc") or not shutil.which("qemu-aarch64"),
+    reason="needs gcc-aarch64-linux-gnu and qemu-user",
+)
 @pytest.mark.parametrize("target", ["host", "cortex-a73"])
 def test_cross_compile_with_relative_toolchain_path(lstm_model, tmp_path, target):
     """The documented flow: build, then cmake with out/toolchains/... given relative to the shell's directory."""
     gen = generate(lstm_model, tmp_path / "out", target=target, max_seq_len=6)
-    cfg = subprocess.run(["cmake", "-S", "out", "-B", "out/build-a73", "-DHLF_WERROR=ON",
-                          "-DCMAKE_TOOLCHAIN_FILE=out/toolchains/aarch64-linux-gnu.cmake"],
-                         cwd=tmp_path, capture_output=True, text=True, env={**__import__("os").environ, "PWD": str(tmp_path)})
+    cfg = subprocess.run(
+        [
+            "cmake",
+            "-S",
+            "out",
+            "-B",
+            "out/build-a73",
+            "-DHLF_WERROR=ON",
+            "-DCMAKE_TOOLCHAIN_FILE=out/toolchains/aarch64-linux-gnu.cmake",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PWD": str(tmp_path)},
+    )
     assert cfg.returncode == 0, cfg.stderr
     assert ("portable kernels" in cfg.stderr) == (target == "host")
     subprocess.run(["cmake", "--build", "out/build-a73"], cwd=tmp_path, check=True, capture_output=True)

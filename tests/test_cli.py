@@ -76,16 +76,24 @@ def _structured_model(path, w_kind, r_kind):
     matrix("W", w_kind, 4 * H, I)
     matrix("R", r_kind, 4 * H, H)
     nodes.append(helper.make_node("LSTM", ["X", "W", "R"], ["Y"], hidden_size=H, name="lstm"))
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, I])],
-                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], initializer=inits)
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, I])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
 
 
-@pytest.mark.parametrize("w_kind,r_kind,w_struct,r_struct", [
-    ("hlf", "lmf", "HLF j=5 k=2", "LMF rank 3"),
-    ("dense", "hlf", "dense", "HLF j=5 k=2"),
-    ("folded", "dense", "folded-dense", "dense"),
-])
+@pytest.mark.parametrize(
+    "w_kind,r_kind,w_struct,r_struct",
+    [
+        ("hlf", "lmf", "HLF j=5 k=2", "LMF rank 3"),
+        ("dense", "hlf", "dense", "HLF j=5 k=2"),
+        ("folded", "dense", "folded-dense", "dense"),
+    ],
+)
 def test_inspect_structures(tmp_path, w_kind, r_kind, w_struct, r_struct):
     path = tmp_path / "m.onnx"
     _structured_model(path, w_kind, r_kind)
@@ -95,8 +103,10 @@ def test_inspect_structures(tmp_path, w_kind, r_kind, w_struct, r_struct):
     w, r = info["layers"][0]["matrices"]
     assert w["structure"].startswith(w_struct) and r["structure"].startswith(r_struct)
     expected = {
-        "dense": lambda m, n: m * n, "folded": lambda m, n: m * n,
-        "lmf": lambda m, n: 3 * (m + n), "hlf": lambda m, n: 5 * n + 2 * (m - 5 + n),  # Eq. 4 denominators
+        "dense": lambda m, n: m * n,
+        "folded": lambda m, n: m * n,
+        "lmf": lambda m, n: 3 * (m + n),
+        "hlf": lambda m, n: 5 * n + 2 * (m - 5 + n),  # Eq. 4 denominators
     }
     assert w["params"] == expected[w_kind](4 * H, I)
     assert r["params"] == expected[r_kind](4 * H, H)
@@ -110,11 +120,16 @@ def test_inspect_structures(tmp_path, w_kind, r_kind, w_struct, r_struct):
 def test_example_build_cmake_check(tmp_path):
     """The README's main path: example -> build -> cmake -> check."""
     model = tmp_path / "ex.onnx"
-    assert _hlfgen("example", "-o", str(model), "--kind", "gru", "--input-size", "10", "--hidden-size", "24").returncode == 0
+    assert (
+        _hlfgen("example", "-o", str(model), "--kind", "gru", "--input-size", "10", "--hidden-size", "24").returncode
+        == 0
+    )
     out = tmp_path / "out"
     proc = _hlfgen("build", str(model), "-o", str(out), "--max-seq-len", "20")
     assert proc.returncode == 0, proc.stderr
-    subprocess.run(["cmake", "-S", str(out), "-B", str(out / "build"), "-DHLF_WERROR=ON"], check=True, capture_output=True)
+    subprocess.run(
+        ["cmake", "-S", str(out), "-B", str(out / "build"), "-DHLF_WERROR=ON"], check=True, capture_output=True
+    )
     subprocess.run(["cmake", "--build", str(out / "build")], check=True, capture_output=True)
     assert (out / "build" / "ex_run").exists() and (out / "build" / "libex.a").exists()
     check = _hlfgen("check", str(model), "--seq-len", "7", "--seed", "3")
@@ -129,7 +144,9 @@ def test_run_command(tmp_path):
     _hlfgen("example", "-o", str(model), "--input-size", "6", "--hidden-size", "9")
     x = np.random.default_rng(0).standard_normal((5, 1, 6)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    proc = _hlfgen("run", str(model), "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", str(tmp_path / "res"), "--repeat", "3")
+    proc = _hlfgen(
+        "run", str(model), "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", str(tmp_path / "res"), "--repeat", "3"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "mean_us=" in proc.stdout
     expected = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"X": x})

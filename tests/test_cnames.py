@@ -16,8 +16,23 @@ from onnx import TensorProto, helper, numpy_helper
 from conftest import REPO_ROOT, assert_parity
 from hlfgen import cnames
 
-HOSTILE = ["a*/b", "/*c", "t??(r", "t??/", "q??=x", "two\nlines", "back\\slash", 'quo"te', "pct%s%n", "uni\u00e9\u4e2d",
-           "tab\tx", "end\\", "-dash", "..", "??)??'??!??-??<??>"]
+HOSTILE = [
+    "a*/b",
+    "/*c",
+    "t??(r",
+    "t??/",
+    "q??=x",
+    "two\nlines",
+    "back\\slash",
+    'quo"te',
+    "pct%s%n",
+    "uni\u00e9\u4e2d",
+    "tab\tx",
+    "end\\",
+    "-dash",
+    "..",
+    "??)??'??!??-??<??>",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -33,7 +48,7 @@ def _c_unescape(lit: str) -> bytes:
     while i < len(body):
         if body[i] == "\\":
             if body[i + 1] in "01234567":
-                out.append(int(body[i + 1:i + 4], 8))
+                out.append(int(body[i + 1 : i + 4], 8))
                 i += 4
                 continue
             out.append(ord(body[i + 1]))
@@ -86,8 +101,10 @@ def _hostile_model(path):
     rng = np.random.default_rng(7)
     inp, hid = 3, 5
     x, w, r, b = "X*/??=\n\\in", "W/*??(", "R??/", 'B"\\'
-    inits = [numpy_helper.from_array(rng.normal(0, 0.5, s).astype(np.float32), n)
-             for n, s in ((w, (1, 4 * hid, inp)), (r, (1, 4 * hid, hid)), (b, (1, 8 * hid)))]
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.5, s).astype(np.float32), n)
+        for n, s in ((w, (1, 4 * hid, inp)), (r, (1, 4 * hid, hid)), (b, (1, 8 * hid)))
+    ]
     nodes = [
         helper.make_node("LSTM", [x, w, r, b], ["y*/1", "h_n"], hidden_size=hid, name="lstm */ ??/ \\\nnode"),
         helper.make_node("Transpose", ["y*/1"], ["y??)t"], perm=[2, 1, 0, 3], name="tr??=ans*/"),
@@ -95,14 +112,13 @@ def _hostile_model(path):
     ]
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y??)t", "h_n", "h:n")]
     outs.append(helper.make_tensor_value_info(x, TensorProto.FLOAT, ["T", 2, inp]))
-    g = helper.make_graph(nodes, "g*/", [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["T", 2, inp])],
-                          outs, initializer=inits)
+    g = helper.make_graph(
+        nodes, "g*/", [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["T", 2, inp])], outs, initializer=inits
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), str(path))
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="model.{c,h}.j2 still print names raw and do not copy an input that is "
-                   "an output (fix on branch rel, 64daa30, waits for ir's landing)")
 @pytest.mark.parametrize("compiler", ["gcc", "clang"])
 def test_hostile_names_compile_with_werror_and_run(tmp_path, compiler):
     if shutil.which(compiler) is None:

@@ -44,9 +44,12 @@ def _transpose_model(path, rank: int, hidden: int = 5):
     """LSTM -> Y [T, 1, B, H] -> Reshape to `rank` dims -> Transpose(reversed) -> output."""
     rng = np.random.default_rng(rank)
     inp, b = 3, 2
-    W = helper.make_tensor("W", TensorProto.FLOAT, [1, 4 * hidden, inp], rng.normal(0, 0.4, 4 * hidden * inp).astype(np.float32))
-    R = helper.make_tensor("R", TensorProto.FLOAT, [1, 4 * hidden, hidden],
-                           rng.normal(0, 0.4, 4 * hidden * hidden).astype(np.float32))
+    W = helper.make_tensor(
+        "W", TensorProto.FLOAT, [1, 4 * hidden, inp], rng.normal(0, 0.4, 4 * hidden * inp).astype(np.float32)
+    )
+    R = helper.make_tensor(
+        "R", TensorProto.FLOAT, [1, 4 * hidden, hidden], rng.normal(0, 0.4, 4 * hidden * hidden).astype(np.float32)
+    )
     shape = [0, b, hidden] + [1] * (rank - 3)  # [T, B, H, 1, ...]
     S = helper.make_tensor("S", TensorProto.INT64, [rank], shape)
     nodes = [
@@ -54,8 +57,13 @@ def _transpose_model(path, rank: int, hidden: int = 5):
         helper.make_node("Reshape", ["Y", "S"], ["Yr"], name="reshape"),
         helper.make_node("Transpose", ["Yr"], ["out"], perm=list(reversed(range(rank))), name="wide_transpose"),
     ]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", b, inp])],
-                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], initializer=[W, R, S])
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", b, inp])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+        initializer=[W, R, S],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)
     onnx.save(m, str(path))
     return path

@@ -34,8 +34,24 @@ def lib(request, tmp_path_factory):
     nr = request.param
     so = tmp_path_factory.mktemp(f"conv_rt{nr}") / "libhlfconv.so"
     srcs = [RT / "hlf_conv.c", RT / "kernels" / "f32-gemv-acc-scalar.c", RT / "kernels" / "f32-gemm-acc-scalar.c"]
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared", f"-DHLF_NR={nr}",
-                    f"-I{RT}", *map(str, srcs), "-o", str(so)], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c99",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fPIC",
+            "-shared",
+            f"-DHLF_NR={nr}",
+            f"-I{RT}",
+            *map(str, srcs),
+            "-o",
+            str(so),
+        ],
+        check=True,
+    )
     L = ctypes.CDLL(str(so))
     L.nr = nr
     fp = ctypes.POINTER(ctypes.c_float)
@@ -119,7 +135,9 @@ def test_conv(lib, case, direct):
     x = rng.standard_normal((n, c) + sp).astype(np.float32)
     wt = rng.standard_normal((m, c // g) + k).astype(np.float32)
     b = rng.standard_normal(m).astype(np.float32)
-    node = helper.make_node("Conv", ["X", "W", "B"], ["Y"], group=g, **_attrs(k, s, d, pads or [0] * 2 * len(sp), auto_pad))
+    node = helper.make_node(
+        "Conv", ["X", "W", "B"], ["Y"], group=g, **_attrs(k, s, d, pads or [0] * 2 * len(sp), auto_pad)
+    )
     exp = _ort(node, {"X": x, "W": wt, "B": b})
     w, rc, _ = _window(lib, sp, k, s, d, pads or [0] * 4, auto_pad)
     assert rc == 0
@@ -130,7 +148,7 @@ def test_conv(lib, case, direct):
     if direct:
         lib.hlf_conv_direct_f32(ctypes.byref(w), n, g, cg, mg, _f(np.ascontiguousarray(wt)), _f(b), _f(x), _f(y))
     else:
-        packed = np.concatenate([pack.pack_panels(wt[i * mg:(i + 1) * mg].reshape(mg, -1), lib.nr) for i in range(g)])
+        packed = np.concatenate([pack.pack_panels(wt[i * mg : (i + 1) * mg].reshape(mg, -1), lib.nr) for i in range(g)])
         scratch = np.full(32 * (cg * int(np.prod(k)) + mg), np.nan, np.float32)
         lib.hlf_conv_f32(ctypes.byref(w), n, g, cg, mg, _f(packed), _f(b), _f(x), _f(y), _f(scratch))
     np.testing.assert_allclose(y, exp, atol=1e-4, rtol=1e-4)
@@ -151,9 +169,12 @@ POOL_CASES = [
 ]
 
 
-POOL_PARAMS = [pytest.param(case, op, id=f"{op}-{len(case[0])}d-{case[5]}-ceil{case[6]}-dil{max(case[3])}")
-               for case in POOL_CASES for op in ("MaxPool", "AveragePool0", "AveragePool1")
-               if op == "MaxPool" or max(case[3]) == 1]  # AveragePool: no dilations (opset < 19)
+POOL_PARAMS = [
+    pytest.param(case, op, id=f"{op}-{len(case[0])}d-{case[5]}-ceil{case[6]}-dil{max(case[3])}")
+    for case in POOL_CASES
+    for op in ("MaxPool", "AveragePool0", "AveragePool1")
+    if op == "MaxPool" or max(case[3]) == 1
+]  # AveragePool: no dilations (opset < 19)
 
 
 @pytest.mark.parametrize("case,op", POOL_PARAMS)
@@ -163,9 +184,14 @@ def test_pool(lib, case, op):
     n, c = 2, 3
     x = rng.standard_normal((n, c) + sp).astype(np.float32)
     extra = {} if op == "MaxPool" else {"count_include_pad": int(op[-1])}
-    node = helper.make_node(op.rstrip("01"), ["X"], ["Y"],
-                            **_attrs(k, s, d if op == "MaxPool" else None, pads or [0] * 2 * len(sp), auto_pad,
-                                     ceil_mode=ceil_mode, **extra))
+    node = helper.make_node(
+        op.rstrip("01"),
+        ["X"],
+        ["Y"],
+        **_attrs(
+            k, s, d if op == "MaxPool" else None, pads or [0] * 2 * len(sp), auto_pad, ceil_mode=ceil_mode, **extra
+        ),
+    )
     exp = _ort(node, {"X": x})
     w, rc, _ = _window(lib, sp, k, s, d, pads or [0] * 4, auto_pad, ceil_mode)
     assert rc == 0

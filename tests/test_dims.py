@@ -97,8 +97,10 @@ def _two_symbol_model(work):
     g.nodes.append(helper.make_node("Concat", [r, "M"], ["MC"], axis=0))
     g.out("Y")
     g.out("MC")
-    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", B, I]),
-              helper.make_tensor_value_info("M", TensorProto.FLOAT, ["S", I])]
+    inputs = [
+        helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", B, I]),
+        helper.make_tensor_value_info("M", TensorProto.FLOAT, ["S", I]),
+    ]
     return save(g.model(inputs), work, "two_syms")
 
 
@@ -114,8 +116,10 @@ def test_two_run_time_dimensions(tmp_path, target):
     assert f"{m.name}_run(int seq_len" not in header  # two run-time dimensions: only run_dims
     rng = np.random.default_rng(5)
     for t, s in ((9, 2), (3, 6)):
-        feeds = {"X": rng.standard_normal((t, B, I)).astype(np.float32),
-                 "M": rng.standard_normal((s, I)).astype(np.float32)}
+        feeds = {
+            "X": rng.standard_normal((t, B, I)).astype(np.float32),
+            "M": rng.standard_normal((s, I)).astype(np.float32),
+        }
         _run_and_compare(exe, path, feeds, tmp_path, f"t{t}s{s}", target)
 
 
@@ -137,16 +141,25 @@ def test_strided_window_of_time(tmp_path, target):
     g = G(6)
     y, _ = g.recurrent("X")
     for start, step in ((0, 2), (1, 3)):
-        g.out(g.op("Slice", [y, g.const([start], np.int64), g.const([INT64_MAX], np.int64),
-                             g.const([0], np.int64), g.const([step], np.int64)]))
+        g.out(
+            g.op(
+                "Slice",
+                [
+                    y,
+                    g.const([start], np.int64),
+                    g.const([INT64_MAX], np.int64),
+                    g.const([0], np.int64),
+                    g.const([step], np.int64),
+                ],
+            )
+        )
     path = save(g.model([helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", B, I])]), work, "strided")
     gen, exe = _build(path, tmp_path, target, max_seq_len=11)
     outs = gen.model.outputs
     assert [str(t.shape[0]) for t in outs] == ["(T + 1) // 2", "(T + 1) // 3"]
     rng = np.random.default_rng(2)
     for t in (11, 4):
-        _run_and_compare(exe, path, {"X": rng.standard_normal((t, B, I)).astype(np.float32)}, tmp_path, f"t{t}",
-                         target)
+        _run_and_compare(exe, path, {"X": rng.standard_normal((t, B, I)).astype(np.float32)}, tmp_path, f"t{t}", target)
 
 
 def test_static_length_lstm(tmp_path):
@@ -228,8 +241,10 @@ def test_cast_chain_to_sequence_lens(tmp_path):
     y, y_h, _ = g.op("LSTM", ["X", w, r, "", l32], n_out=3, hidden_size=hidden)
     g.out(y)
     g.out(y_h)
-    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 3, I]),
-              helper.make_tensor_value_info("lens", TensorProto.INT64, [3])]
+    inputs = [
+        helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 3, I]),
+        helper.make_tensor_value_info("lens", TensorProto.INT64, [3]),
+    ]
     path = save(g.model(inputs), work, "cast_chain")
     gen, exe = _build(path, tmp_path, max_seq_len=6, batch=3)
     names = [c for c, _, _ in gen.program.buffers]
@@ -283,8 +298,22 @@ def test_c_api_with_two_dimensions(tmp_path):
     src = tmp_path / "app.c"
     src.write_text(DIMS_API_PROGRAM)
     exe = tmp_path / "app"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{gen.out_dir}", str(src),
-                    str(tmp_path / "build" / "libtwo.a"), "-lm", "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            "cc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{gen.out_dir}",
+            str(src),
+            str(tmp_path / "build" / "libtwo.a"),
+            "-lm",
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     proc = subprocess.run([str(exe)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == f"sizes {5 * B * 5} {2 * 4 * I}"

@@ -50,8 +50,13 @@ def _run(exe, feeds, work, prefix=(), env=None):
         args += ["--input", f"{name}={work / f'in{i}.npy'}"]
     out = work / "out"
     out.mkdir(exist_ok=True)
-    proc = subprocess.run([*prefix, str(exe), *args, "--out-dir", str(out)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    proc = subprocess.run(
+        [*prefix, str(exe), *args, "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return {p.stem: np.load(p) for p in out.glob("*.npy")}
 

@@ -65,8 +65,20 @@ def built(tmp_path_factory) -> list[Built]:
         feeds = models.make_inputs(proto, T, seed=21)
         own, _ = run_runner(runner, feeds)
         _, expected = run_oracle(path, feeds)
-        out.append(Built(name, path, gen.out_dir, root / f"{name}-build" / f"lib{name}.a", runner, target, feeds,
-                         [o.name for o in proto.graph.output], own, expected))
+        out.append(
+            Built(
+                name,
+                path,
+                gen.out_dir,
+                root / f"{name}-build" / f"lib{name}.a",
+                runner,
+                target,
+                feeds,
+                [o.name for o in proto.graph.output],
+                own,
+                expected,
+            )
+        )
     return out
 
 
@@ -84,9 +96,11 @@ def test_libraries_export_only_prefixed_symbols(built):
     kernels = {b.name: sorted(s for s in _exported(b.lib) if "_f32_gemv_acc" in s) for b in built}
     # x86-64: one variant per instruction set and the dispatcher's entry point (runtime/hlf_dispatch.h)
     isas = ["avx2", "avx512f", "dispatch", "sse2"] if os.uname().machine == "x86_64" else ["scalar"]
-    assert kernels == {"lstm_a": [f"lstm_a_f32_gemv_acc_16x1__{i}" for i in isas],
-                       "gru_b": [f"gru_b_f32_gemv_acc_16x1__{i}" for i in isas],
-                       "pw8": [f"pw8_f32_gemv_acc_8x1__{i}" for i in isas]}
+    assert kernels == {
+        "lstm_a": [f"lstm_a_f32_gemv_acc_16x1__{i}" for i in isas],
+        "gru_b": [f"gru_b_f32_gemv_acc_16x1__{i}" for i in isas],
+        "pw8": [f"pw8_f32_gemv_acc_8x1__{i}" for i in isas],
+    }
 
 
 HARNESS_IO = r"""static void *load(const char *dir, const char *file) {
@@ -115,9 +129,12 @@ def _harness(built: list[Built]) -> str:
     and writes DIR/<model>.out<j>."""
     lines = ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>"]
     lines += [f'#include "{b.name}.h"' for b in built]
-    lines += [HARNESS_IO + r"""
+    lines += [
+        HARNESS_IO
+        + r"""
 int main(int argc, char **argv) {
-    const char *dir = argc > 1 ? argv[1] : ".";"""]
+    const char *dir = argc > 1 ? argv[1] : ".";"""
+    ]
     for b in built:
         N = b.name.upper()
         lines.append(f'    printf("%s\\n", {b.name}_version());')
@@ -130,8 +147,9 @@ int main(int argc, char **argv) {
             lines.append(f"        out[{j}] = calloc({N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}), 4);")
         lines.append(f"        if ({b.name}_run({T}, in, out) != 0) return 1;")
         for j, o in enumerate(b.outputs):
-            lines.append(f'        save(dir, "{b.name}.out{j}", out[{j}], '
-                         f"{N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}) * 4);")
+            lines.append(
+                f'        save(dir, "{b.name}.out{j}", out[{j}], {N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}) * 4);'
+            )
         lines.append("    }")
     lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
@@ -160,14 +178,30 @@ def test_three_models_in_one_program(built, tmp_path):
     src.write_text(_harness(built))
     exe = tmp_path / "app"
     incs = [f"-I{b.out}" for b in built]
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *incs, str(src), *[str(b.lib) for b in built],
-                    "-lm", "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            "cc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            *incs,
+            str(src),
+            *[str(b.lib) for b in built],
+            "-lm",
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     _check_harness(exe, built, tmp_path)
 
 
 def _cmake_build(src: Path, build: Path, *args: str) -> None:
-    for cmd in (["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", *args],
-                ["cmake", "--build", str(build)]):
+    for cmd in (
+        ["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", *args],
+        ["cmake", "--build", str(build)],
+    ):
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -260,20 +294,26 @@ def test_namespace_scan_rules(tmp_path):
     from hlfgen.namespace import runtime_names
 
     (tmp_path / "kernels").mkdir()
-    (tmp_path / "hlf_x.h").write_text('#define hlf_macro(a) (a)\n/* hlf_in_comment */\n'
-                                      'static inline int hlf_helper(int a) { return a; }\n'
-                                      'void hlf_f32_foo(int n);\nvoid hlf_f32_bar(int n);\nconst char *s = "hlf_str";\n')
+    (tmp_path / "hlf_x.h").write_text(
+        "#define hlf_macro(a) (a)\n/* hlf_in_comment */\n"
+        "static inline int hlf_helper(int a) { return a; }\n"
+        'void hlf_f32_foo(int n);\nvoid hlf_f32_bar(int n);\nconst char *s = "hlf_str";\n'
+    )
     (tmp_path / "kernels" / "f32-foo-scalar.c").write_text("void HLF_KERNEL(hlf_f32_foo)(int n) { (void)HLF_NR; }\n")
     (tmp_path / "kernels" / "f32-foo-neon.c").write_text("static void hlf_local(void) {}\nvoid hlf_f32_foo(int n) {}\n")
     (tmp_path / "kernels" / "f32-bar-neon.c").write_text("void hlf_f32_bar(int n) {}\n")
     assert runtime_names(tmp_path, "m_", 8) == {
-        "hlf_f32_bar": "m_f32_bar__neon", "hlf_f32_foo": "HLF_NS_ISA(m_f32_foo_8x1__)",
-        "hlf_helper": "m_helper", "hlf_local": "m_local"}
+        "hlf_f32_bar": "m_f32_bar__neon",
+        "hlf_f32_foo": "HLF_NS_ISA(m_f32_foo_8x1__)",
+        "hlf_helper": "m_helper",
+        "hlf_local": "m_local",
+    }
 
 
 # --------------------------------------------------------------------------
 # The context API: instances in caller memory
 # --------------------------------------------------------------------------
+
 
 def _ctx_harness(b: Built) -> str:
     """A C program on model b: NAME_init's refusals, bad dims, two instances
@@ -283,7 +323,13 @@ def _ctx_harness(b: Built) -> str:
     N, n = b.name.upper(), b.name
     ins = list(b.feeds)
     X = ins.index("X")
-    lines = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>', f'#include "{n}.h"', HARNESS_IO, f"""
+    lines = [
+        "#include <stdio.h>",
+        "#include <stdlib.h>",
+        "#include <string.h>",
+        f'#include "{n}.h"',
+        HARNESS_IO,
+        f"""
 static unsigned char mem_a[{N}_CTX_BYTES] __attribute__((aligned({N}_CTX_ALIGN), section(".embed_ctx")));
 static unsigned char mem_b[{N}_CTX_BYTES + 64] __attribute__((aligned({N}_CTX_ALIGN)));
 int main(int argc, char **argv) {{
@@ -300,7 +346,8 @@ int main(int argc, char **argv) {{
         for (int i = 0; i < {N}_NUM_INPUTS; i++) {{
             snprintf(file, sizeof file, "in%d.%d", k + 1, i);
             in[k][i] = load(dir, file);
-        }}"""]
+        }}""",
+    ]
     for j, o in enumerate(b.outputs):
         lines.append(f"        out[k][{j}] = calloc({N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}), 4);")
     lines.append(f"""    }}
@@ -355,8 +402,10 @@ def test_ctx_instances_interleaved_equal_isolated_runs(built, tmp_path):
     src = tmp_path / "ctx.c"
     src.write_text(_ctx_harness(b))
     exe = tmp_path / "ctx"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{b.out}", str(src), str(b.lib), "-lm",
-                    "-o", str(exe)], check=True)
+    subprocess.run(
+        ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{b.out}", str(src), str(b.lib), "-lm", "-o", str(exe)],
+        check=True,
+    )
     feeds2 = _second_feeds(b)
     for k, feeds in ((1, b.feeds), (2, feeds2)):
         for i, arr in enumerate(feeds.values()):
@@ -430,8 +479,12 @@ def test_ctx_two_threads_tsan_no_static_data_weights_section(built, tmp_path):
     app = tmp_path / "app"
     app.mkdir()
     sizes = ", ".join(f"{N}_OUTPUT_{c_identifier(o).upper()}_SIZE({T}) * 4" for o in b.outputs)
-    (app / "app.c").write_text(THREADS_APP.replace("@io@", f"static const size_t sizes[] = {{{sizes}}};\n" + HARNESS_IO)
-                               .replace("@n@", b.name).replace("@N@", N).replace("@T@", str(T)))
+    (app / "app.c").write_text(
+        THREADS_APP.replace("@io@", f"static const size_t sizes[] = {{{sizes}}};\n" + HARNESS_IO)
+        .replace("@n@", b.name)
+        .replace("@N@", N)
+        .replace("@T@", str(T))
+    )
     (app / "CMakeLists.txt").write_text(f"""cmake_minimum_required(VERSION 3.16)
 project(app C)
 set(CMAKE_C_FLAGS "${{CMAKE_C_FLAGS}} -fsanitize=thread -g")
@@ -449,23 +502,34 @@ target_link_libraries(app PRIVATE {b.name}::{b.name} Threads::Threads)
     # Objects in writable sections (.data, .bss, COMMON); .data.rel.ro (const tables of
     # pointers in PIC code) is read-only after relocation.
     table = subprocess.run(["objdump", "-t", str(lib)], capture_output=True, text=True, check=True).stdout
-    mutable = {ln.split()[-1] for ln in table.splitlines() if " O " in ln and len(ln.split()) >= 5
-               and (ln.split()[3].startswith((".data", ".bss", "*COM*")) and not ln.split()[3].startswith(".data.rel.ro"))}
+    mutable = {
+        ln.split()[-1]
+        for ln in table.splitlines()
+        if " O " in ln
+        and len(ln.split()) >= 5
+        and (ln.split()[3].startswith((".data", ".bss", "*COM*")) and not ln.split()[3].startswith(".data.rel.ro"))
+    }
     # Known, not ours: runtime/hlf_dispatch.c's chosen ISA, written once by a constructor before
     # main (board 20:37: speed to replace it by ifunc).
     assert mutable <= {"active"}, f"mutable static data without the static API: {sorted(mutable)}"
     assert not [s for s in syms if s.endswith(f" {b.name}_run")], "static API compiled in"
-    heads = subprocess.run(["objdump", "-h", str(tmp_path / "build" / "app")], capture_output=True, text=True,
-                           check=True).stdout
+    heads = subprocess.run(
+        ["objdump", "-h", str(tmp_path / "build" / "app")], capture_output=True, text=True, check=True
+    ).stdout
     section = [ln.split() for ln in heads.splitlines() if ".embed_weights" in ln]
-    assert section and int(section[0][2], 16) >= int(open(b.out / f"{b.name}.h").read().split(
-        f"#define {N}_WEIGHT_BYTES ")[1].split()[0]), heads
+    assert section and int(section[0][2], 16) >= int(
+        open(b.out / f"{b.name}.h").read().split(f"#define {N}_WEIGHT_BYTES ")[1].split()[0]
+    ), heads
     feeds2 = _second_feeds(b)
     for k, feeds in ((1, b.feeds), (2, feeds2)):
         for i, arr in enumerate(feeds.values()):
             (tmp_path / f"in{k}.{i}").write_bytes(np.ascontiguousarray(arr).tobytes())
-    proc = subprocess.run([str(tmp_path / "build" / "app"), str(tmp_path)], capture_output=True, text=True,
-                          env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
+    proc = subprocess.run(
+        [str(tmp_path / "build" / "app"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"},
+    )
     assert proc.returncode == 0 and "ThreadSanitizer" not in proc.stderr, proc.stderr[-3000:]
     own2, _ = run_runner(b.runner, feeds2)
     for k, own in ((1, b.own), (2, own2)):

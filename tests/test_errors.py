@@ -13,8 +13,18 @@ from onnx import TensorProto, helper, numpy_helper
 H, I = 8, 5
 
 
-def _lstm_model(*, hidden=H, w_as_input=False, x_dtype=TensorProto.FLOAT, extra_nodes=(), lstm_attrs=None,
-                y_name="Y", outputs=None, opset=14, w_shape=None):
+def _lstm_model(
+    *,
+    hidden=H,
+    w_as_input=False,
+    x_dtype=TensorProto.FLOAT,
+    extra_nodes=(),
+    lstm_attrs=None,
+    y_name="Y",
+    outputs=None,
+    opset=14,
+    w_shape=None,
+):
     rng = np.random.default_rng(0)
     W = rng.standard_normal(w_shape or (1, 4 * H, I)).astype(np.float32)
     R = rng.standard_normal((1, 4 * H, H)).astype(np.float32)
@@ -24,10 +34,13 @@ def _lstm_model(*, hidden=H, w_as_input=False, x_dtype=TensorProto.FLOAT, extra_
         inputs.append(helper.make_tensor_value_info("W", TensorProto.FLOAT, list(W.shape)))
     else:
         inits.append(numpy_helper.from_array(W, "W"))
-    node = helper.make_node("LSTM", ["X", "W", "R"], [y_name, "Y_h"], name="lstm_node", hidden_size=hidden,
-                            **(lstm_attrs or {}))
-    outs = outputs or [helper.make_tensor_value_info(y_name, TensorProto.FLOAT, None),
-                       helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, None)]
+    node = helper.make_node(
+        "LSTM", ["X", "W", "R"], [y_name, "Y_h"], name="lstm_node", hidden_size=hidden, **(lstm_attrs or {})
+    )
+    outs = outputs or [
+        helper.make_tensor_value_info(y_name, TensorProto.FLOAT, None),
+        helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, None),
+    ]
     g = helper.make_graph([node, *extra_nodes], "g", inputs, outs, initializer=inits)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
@@ -50,15 +63,19 @@ def _bad_models():
     sin = helper.make_node("Sin", ["Y_h"], ["S"], name="sin_node")
     # a constant Reshape target where T belongs, with no single axis that can carry T (a pinned T on
     # one axis is accepted: tests/test_models_e2e.py::test_torch_dynamo_optimized)
-    fixed_t = [helper.make_node("Constant", [], ["shape5"], value=numpy_helper.from_array(np.array([4, 4], np.int64))),
-               helper.make_node("Reshape", ["Y", "shape5"], ["Yr"], name="reshape_node")]
+    fixed_t = [
+        helper.make_node("Constant", [], ["shape5"], value=numpy_helper.from_array(np.array([4, 4], np.int64))),
+        helper.make_node("Reshape", ["Y", "shape5"], ["Yr"], name="reshape_node"),
+    ]
     return {
         "fixed_seq_len_reshape": (
             _lstm_model(extra_nodes=fixed_t, outputs=[helper.make_tensor_value_info("Yr", TensorProto.FLOAT, None)]),
-            ["reshape_node", "free dimension"]),
+            ["reshape_node", "free dimension"],
+        ),
         "unsupported_op": (
             _lstm_model(extra_nodes=[sin], outputs=[helper.make_tensor_value_info("S", TensorProto.FLOAT, None)]),
-            ["sin_node", "Sin"]),
+            ["sin_node", "Sin"],
+        ),
         "bad_direction": (_lstm_model(lstm_attrs={"direction": "sideways"}), ["lstm_node", "sideways"]),
         "bad_activation": (_lstm_model(lstm_attrs={"activations": ["Gelu", "Tanh", "Tanh"]}), ["lstm_node", "Gelu"]),
         "bad_layout": (_lstm_model(lstm_attrs={"layout": 2}), ["lstm_node", "layout"]),
@@ -133,7 +150,16 @@ def test_good_model_builds_into_existing_out(tmp_path):
     proc = _hlfgen("build", str(path), "-o", str(out), "--name", "kws")
     assert proc.returncode == 0, proc.stderr
     names = {p.name for p in out.iterdir()}
-    assert {"kws.c", "kws.h", "kws_run.c", "kws_weights.h", "CMakeLists.txt", "runtime", "toolchains", "keep.txt"} <= names
+    assert {
+        "kws.c",
+        "kws.h",
+        "kws_run.c",
+        "kws_weights.h",
+        "CMakeLists.txt",
+        "runtime",
+        "toolchains",
+        "keep.txt",
+    } <= names
 
 
 def test_bad_arguments(tmp_path):

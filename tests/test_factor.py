@@ -32,8 +32,17 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 F32 = TensorProto.FLOAT
 
 
-def dense_model(op="LSTM", input_size=8, hidden=16, direction="forward", seed=0, rank=None, opset=14,
-                inits_as_inputs=False, glue=True) -> onnx.ModelProto:
+def dense_model(
+    op="LSTM",
+    input_size=8,
+    hidden=16,
+    direction="forward",
+    seed=0,
+    rank=None,
+    opset=14,
+    inits_as_inputs=False,
+    glue=True,
+) -> onnx.ModelProto:
     """One dense recurrent node (W, R, B initializers) with sequence_lens, initial_h and a Transpose after it."""
     rng = np.random.default_rng(seed)
     nd = 2 if direction == "bidirectional" else 1
@@ -59,15 +68,18 @@ def dense_model(op="LSTM", input_size=8, hidden=16, direction="forward", seed=0,
         graph_outs.insert(0, helper.make_tensor_value_info("Yt", F32, ["T", 1, nd, hidden]))
     else:
         graph_outs.insert(0, helper.make_tensor_value_info("Y", F32, ["T", nd, 1, hidden]))
-    inputs = [helper.make_tensor_value_info("X", F32, ["T", 1, input_size]),
-              helper.make_tensor_value_info("seq_lens", TensorProto.INT32, [1]),
-              helper.make_tensor_value_info("h0", F32, [nd, 1, hidden])]
+    inputs = [
+        helper.make_tensor_value_info("X", F32, ["T", 1, input_size]),
+        helper.make_tensor_value_info("seq_lens", TensorProto.INT32, [1]),
+        helper.make_tensor_value_info("h0", F32, [nd, 1, hidden]),
+    ]
     if inits_as_inputs:
         inputs += [helper.make_tensor_value_info(t.name, F32, list(t.dims)) for t in inits]
     graph = helper.make_graph(nodes, "dense", inputs, graph_outs, initializer=inits)
     opsets = [helper.make_opsetid("", opset)]
-    model = helper.make_model(graph, opset_imports=opsets,
-                              ir_version=3 if inits_as_inputs else max(4, helper.find_min_ir_version_for(opsets)))
+    model = helper.make_model(
+        graph, opset_imports=opsets, ir_version=3 if inits_as_inputs else max(4, helper.find_min_ir_version_for(opsets))
+    )
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -83,8 +95,13 @@ def _weights(path) -> dict[str, np.ndarray]:
     rnn = next(n for n in model.graph.node if n.op_type in GATES)
     names = [rnn.input[1], rnn.input[2]]
     consts = [n for n in model.graph.node if n.op_type not in GATES and n.name != "after"]
-    g = helper.make_graph(consts, "w", [], [helper.make_value_info(nm, onnx.TypeProto()) for nm in names],
-                          initializer=list(model.graph.initializer))
+    g = helper.make_graph(
+        consts,
+        "w",
+        [],
+        [helper.make_value_info(nm, onnx.TypeProto()) for nm in names],
+        initializer=list(model.graph.initializer),
+    )
     m = helper.make_model(g, opset_imports=list(model.opset_import))
     w, r = ReferenceEvaluator(m).run(names, {})
     return {"W": np.asarray(w), "R": np.asarray(r)}
@@ -98,13 +115,16 @@ def _svd_expected(M: np.ndarray, j: int, k: int) -> tuple[np.ndarray, float]:
     return np.concatenate([M[:j], low]), float(np.sum(S[k:] ** 2))
 
 
-@pytest.mark.parametrize("op, direction, per_gate, cf, k, opset", [
-    ("LSTM", "forward", True, 2, 1, 14),
-    ("LSTM", "bidirectional", False, "5/3", 2, 14),
-    ("GRU", "reverse", True, 2.5, 1, 14),
-    ("GRU", "bidirectional", True, 2, 2, 11),  # Unsqueeze axes as an attribute
-    ("RNN", "forward", True, 2, 1, 14),
-])
+@pytest.mark.parametrize(
+    "op, direction, per_gate, cf, k, opset",
+    [
+        ("LSTM", "forward", True, 2, 1, 14),
+        ("LSTM", "bidirectional", False, "5/3", 2, 14),
+        ("GRU", "reverse", True, 2.5, 1, 14),
+        ("GRU", "bidirectional", True, 2, 2, 11),  # Unsqueeze axes as an attribute
+        ("RNN", "forward", True, 2, 1, 14),
+    ],
+)
 def test_factor_model(tmp_path, op, direction, per_gate, cf, k, opset):
     src = dense_model(op, direction=direction, opset=opset)
     inp = _save(src, tmp_path / "dense.onnx")
@@ -123,8 +143,9 @@ def test_factor_model(tmp_path, op, direction, per_gate, cf, k, opset):
         assert m["structure"].startswith("HLF"), m["structure"]
         nblocks = g if per_gate else 1
         assert r["node"] == "rnn" and r["k"] == k and r["blocks"] == nblocks
-        assert m["structure"].endswith(f"j={r['j'] * nblocks} k={'+'.join([str(k)] * nblocks)}" if nblocks > 1
-                                       else f"j={r['j']} k={k}")
+        assert m["structure"].endswith(
+            f"j={r['j'] * nblocks} k={'+'.join([str(k)] * nblocks)}" if nblocks > 1 else f"j={r['j']} k={k}"
+        )
         bm, n = (h if per_gate else g * h), r["shape"][1]
         assert r["j"] == hlf.hlf_j_for(bm, n, k, cf)
         assert m["params"] == r["params"] == nblocks * hlf.hlf_params(bm, n, r["j"], k)
@@ -139,7 +160,7 @@ def test_factor_model(tmp_path, op, direction, per_gate, cf, k, opset):
         bm = Wd.shape[0] // r["blocks"]
         parts, tail = [], 0.0
         for b in range(r["blocks"]):
-            e, t = _svd_expected(Wd[b * bm:(b + 1) * bm], r["j"], k)
+            e, t = _svd_expected(Wd[b * bm : (b + 1) * bm], r["j"], k)
             parts.append(e)
             tail += t
         np.testing.assert_allclose(got[what][d], np.concatenate(parts), atol=2e-5, err_msg=r["matrix"])
@@ -150,7 +171,9 @@ def test_factor_model(tmp_path, op, direction, per_gate, cf, k, opset):
     # everything else is unchanged: inputs, outputs, bias, the other nodes and attributes
     assert model.graph.input == src.graph.input and model.graph.output == src.graph.output
     inits = {t.name: t for t in model.graph.initializer}
-    assert "W" not in inits and "R" not in inits and inits["B"] == next(t for t in src.graph.initializer if t.name == "B")
+    assert (
+        "W" not in inits and "R" not in inits and inits["B"] == next(t for t in src.graph.initializer if t.name == "B")
+    )
     rnn = next(n for n in model.graph.node if n.op_type == op)
     src_rnn = next(n for n in src.graph.node if n.op_type == op)
     assert [rnn.input[i] for i in (0, 3, 4, 5)] == [src_rnn.input[i] for i in (0, 3, 4, 5)]
@@ -162,8 +185,9 @@ def test_factor_model(tmp_path, op, direction, per_gate, cf, k, opset):
     assert all(r["matrix"] in text for r in rows)
 
 
-@pytest.mark.parametrize("op, direction, per_gate", [
-    ("LSTM", "bidirectional", True), ("GRU", "forward", False), ("RNN", "reverse", True)])
+@pytest.mark.parametrize(
+    "op, direction, per_gate", [("LSTM", "bidirectional", True), ("GRU", "forward", False), ("RNN", "reverse", True)]
+)
 def test_low_rank_model_is_exact(tmp_path, op, direction, per_gate):
     """Every matrix of rank <= k: [A' ; B·C] is exact, outputs equal the dense model's."""
     src = dense_model(op, direction=direction, rank=2, glue=False)
@@ -173,9 +197,11 @@ def test_low_rank_model_is_exact(tmp_path, op, direction, per_gate):
     assert all(r["rel_error"] < 1e-6 for r in rows), rows
     rng = np.random.default_rng(1)
     nd = 2 if direction == "bidirectional" else 1
-    feeds = {"X": rng.standard_normal((9, 1, 8)).astype(np.float32),
-             "seq_lens": np.array([9], np.int32),
-             "h0": (rng.standard_normal((nd, 1, 16)) * 0.5).astype(np.float32)}
+    feeds = {
+        "X": rng.standard_normal((9, 1, 8)).astype(np.float32),
+        "seq_lens": np.array([9], np.int32),
+        "h0": (rng.standard_normal((nd, 1, 16)) * 0.5).astype(np.float32),
+    }
     run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feeds)  # noqa: E731
     for a, b in zip(run(inp), run(out)):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
@@ -195,7 +221,9 @@ def test_initializers_listed_as_inputs(tmp_path):
 def test_factor_errors(tmp_path):
     # already factored: W computed by a node
     write_example(tmp_path / "ex.onnx", "lstm", 8, 16, compression=2)
-    with pytest.raises(HlfgenError, match=r"node 'lstm' \(LSTM\): not a dense model: input W \('lstm.W'\) is computed by Unsqueeze") as e:
+    with pytest.raises(
+        HlfgenError, match=r"node 'lstm' \(LSTM\): not a dense model: input W \('lstm.W'\) is computed by Unsqueeze"
+    ) as e:
         factor_model(tmp_path / "ex.onnx", tmp_path / "o.onnx", 2)
     assert "\n" not in str(e.value)
     # W as a runtime graph input
@@ -205,7 +233,9 @@ def test_factor_errors(tmp_path):
     with pytest.raises(HlfgenError, match=r"node 'rnn' \(LSTM\): not a dense model: input W \('W'\) is a graph input"):
         factor_model(_save(src, tmp_path / "w_input.onnx"), tmp_path / "o.onnx", 2)
     # unreachable compression
-    with pytest.raises(HlfgenError, match=r"node 'rnn' \(GRU\): W: a 16x8 gate block with k=4 cannot reach compression 3"):
+    with pytest.raises(
+        HlfgenError, match=r"node 'rnn' \(GRU\): W: a 16x8 gate block with k=4 cannot reach compression 3"
+    ):
         factor_model(_save(dense_model("GRU"), tmp_path / "g.onnx"), tmp_path / "o.onnx", 3, k=4)
     with pytest.raises(HlfgenError, match="compression factor must be >= 1"):
         factor_model(tmp_path / "g.onnx", tmp_path / "o.onnx", "0.5")
@@ -215,7 +245,9 @@ def test_factor_errors(tmp_path):
 
 
 def test_import_hlfgen_does_not_import_torch():
-    code = ("import sys; import hlfgen, hlfgen.factor, hlfgen.hlf, hlfgen.inspect, hlfgen.check, hlfgen.cli; "
-            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('torch.')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys; import hlfgen, hlfgen.factor, hlfgen.hlf, hlfgen.inspect, hlfgen.check, hlfgen.cli; "
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith('torch.')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -30,31 +30,41 @@ def _concrete(v):
 def _reference(node, vals):
     names = [f"i{k}" for k in range(len(vals))]
     n2 = helper.make_node(node.op_type, names, ["o"], **{a.name: helper.get_attribute_value(a) for a in node.attribute})
-    ins = [helper.make_tensor_value_info(nm, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype), np.shape(v))
-           for nm, v in zip(names, vals)]
-    m = helper.make_model(helper.make_graph([n2], "g", ins, [helper.make_value_info("o", onnx.TypeProto())]),
-                          opset_imports=OPSET)
+    ins = [
+        helper.make_tensor_value_info(nm, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype), np.shape(v))
+        for nm, v in zip(names, vals)
+    ]
+    m = helper.make_model(
+        helper.make_graph([n2], "g", ins, [helper.make_value_info("o", onnx.TypeProto())]), opset_imports=OPSET
+    )
     return ReferenceEvaluator(m).run(None, {nm: np.asarray(v) for nm, v in zip(names, vals)})[0]
 
 
 CASES = {
-    "shape_of_fill_slice": (helper.make_node("Shape", ["x"], ["y"], start=2, end=3),
-                            [fold.Fill(np.float32(0), (2, B, 6))]),
+    "shape_of_fill_slice": (
+        helper.make_node("Shape", ["x"], ["y"], start=2, end=3),
+        [fold.Fill(np.float32(0), (2, B, 6))],
+    ),
     "shape_of_fill": (helper.make_node("Shape", ["x"], ["y"]), [fold.Fill(np.float32(0), (2, B, 6))]),
     "size_of_fill": (helper.make_node("Size", ["x"], ["y"]), [fold.Fill(np.float32(1), (B, 5))]),
     "cast_bare_extent": (helper.make_node("Cast", ["x"], ["y"], to=onnx.TensorProto.INT64), [B]),
-    "castlike_to_extent": (helper.make_node("CastLike", ["x", "t"], ["y"]),
-                           [np.array(0, np.int32), fold.sym_array([B]).reshape(())]),
-    "castlike_of_extents": (helper.make_node("CastLike", ["x", "t"], ["y"]),
-                            [fold.sym_array([B, 4]), np.array(1, np.int64)]),
+    "castlike_to_extent": (
+        helper.make_node("CastLike", ["x", "t"], ["y"]),
+        [np.array(0, np.int32), fold.sym_array([B]).reshape(())],
+    ),
+    "castlike_of_extents": (
+        helper.make_node("CastLike", ["x", "t"], ["y"]),
+        [fold.sym_array([B, 4]), np.array(1, np.int64)],
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_symbolic_fold_equals_reference(case):
     node, vals = CASES[case]
-    out = fold.fold_node(node, vals, {a.name: helper.get_attribute_value(a) for a in node.attribute}, 18, case,
-                         OPSET)[0]
+    out = fold.fold_node(node, vals, {a.name: helper.get_attribute_value(a) for a in node.attribute}, 18, case, OPSET)[
+        0
+    ]
     expected = _reference(node, [_concrete(v) for v in vals])
     got = np.asarray(_concrete(out))
     assert got.shape == expected.shape and np.array_equal(got.astype(expected.dtype), expected), (got, expected)

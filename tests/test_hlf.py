@@ -19,16 +19,19 @@ from hlfgen.example import GATES, make_example_model, write_example
 # ---------------------------------------------------------------- Table 1
 
 
-@pytest.mark.parametrize("cf, lmf, hlf_min, hlf_max", [
-    ("1.25", 102, 103, 204),
-    ("5/3", 76, 78, 153),
-    (Fraction(5, 3), 76, 78, 153),
-    (5 / 3, 76, 78, 153),  # a float 5/3 snaps to exactly 5/3
-    ("2.5", 51, 52, 101),
-    (2.5, 51, 52, 101),
-    ("5", 25, 26, 50),
-    (5, 25, 26, 50),
-])
+@pytest.mark.parametrize(
+    "cf, lmf, hlf_min, hlf_max",
+    [
+        ("1.25", 102, 103, 204),
+        ("5/3", 76, 78, 153),
+        (Fraction(5, 3), 76, 78, 153),
+        (5 / 3, 76, 78, 153),  # a float 5/3 snaps to exactly 5/3
+        ("2.5", 51, 52, 101),
+        (2.5, 51, 52, 101),
+        ("5", 25, 26, 50),
+        (5, 25, 26, 50),
+    ],
+)
 def test_table1(cf, lmf, hlf_min, hlf_max):
     p = hlf.plan(256, 256, cf)
     assert hlf.lmf_rank(256, 256, cf) == lmf
@@ -66,13 +69,16 @@ def _sizes(m, n, j, k):
     return params, ops
 
 
-@pytest.mark.parametrize("m, n, j, k, params", [
-    (10, 6, 3, 2, 18 + 14 + 12),
-    (256, 256, 203, 1, 203 * 256 + 53 + 256),
-    (8, 4, 0, 2, 16 + 8),        # j = 0: LMF
-    (8, 4, 5, 0, 20),            # k = 0: dense rows only
-    (512, 128, 201, 1, 201 * 128 + 311 + 128),
-])
+@pytest.mark.parametrize(
+    "m, n, j, k, params",
+    [
+        (10, 6, 3, 2, 18 + 14 + 12),
+        (256, 256, 203, 1, 203 * 256 + 53 + 256),
+        (8, 4, 0, 2, 16 + 8),  # j = 0: LMF
+        (8, 4, 5, 0, 20),  # k = 0: dense rows only
+        (512, 128, 201, 1, 201 * 128 + 311 + 128),
+    ],
+)
 def test_eq4_eq5(m, n, j, k, params):
     p, ops = _sizes(m, n, j, k)
     assert p == params == hlf.hlf_params(m, n, j, k)
@@ -107,8 +113,12 @@ def test_lmf_rank_and_j_for_brute_force(m, n, cf):
 def test_hlf_j_for_unreachable():
     assert hlf.hlf_j_for(20, 12, 1, 7) == 0  # only LMF (j = 0) reaches it
     assert hlf.hlf_j_for(20, 12, 1, 8) is None
-    for bad in (lambda: hlf.hlf_j_for(20, 12, 0, 2), lambda: hlf.compression(4, 4, 0, 0),
-                lambda: hlf.hlf_params(4, 4, 5, 1), lambda: hlf.plan(0, 4, 2)):
+    for bad in (
+        lambda: hlf.hlf_j_for(20, 12, 0, 2),
+        lambda: hlf.compression(4, 4, 0, 0),
+        lambda: hlf.hlf_params(4, 4, 5, 1),
+        lambda: hlf.plan(0, 4, 2),
+    ):
         with pytest.raises(HlfgenError):
             bad()
 
@@ -140,8 +150,14 @@ def test_plan_json_and_text():
     p = hlf.plan(256, 256, "5/3")
     d = json.loads(json.dumps(hlf.plan_to_json(p)))
     assert d["lmf"] == {"rank": 76, "params": 76 * 512}
-    assert d["hlf"][0] == {"j": 152, "k": 1, "rank": 153, "params": 152 * 256 + 104 + 256,
-                           "compression": pytest.approx(65536 / 39272), "op_reduction": pytest.approx(65536 / 39272)}
+    assert d["hlf"][0] == {
+        "j": 152,
+        "k": 1,
+        "rank": 153,
+        "params": 152 * 256 + 104 + 256,
+        "compression": pytest.approx(65536 / 39272),
+        "op_reduction": pytest.approx(65536 / 39272),
+    }
     assert len(d["hlf"]) == len(p.hlf)
     text = hlf.format_plan(p, limit=3)
     assert "LMF  rank    76" in text and "78 - 153" in text and "73 more" in text
@@ -204,8 +220,9 @@ def _run_ort(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
 @pytest.mark.parametrize("per_gate", [True, False])
 def test_example_model(tmp_path, kind, direction, per_gate):
     path = tmp_path / "m.onnx"
-    write_example(path, kind=kind, input_size=IN, hidden_size=HID, compression=CF,
-                  direction=direction, per_gate=per_gate, seed=7)
+    write_example(
+        path, kind=kind, input_size=IN, hidden_size=HID, compression=CF, direction=direction, per_gate=per_gate, seed=7
+    )
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
     assert {p.key: p.value for p in model.metadata_props} == {"hlf.version": "1"}
@@ -235,8 +252,11 @@ def test_example_model(tmp_path, kind, direction, per_gate):
     for wname, val, n in (("W", w_val, IN), ("R", r_val, HID)):
         assert val.shape == (ndir, len(gates) * HID, n)
         for d in range(ndir):
-            blocks = [(f"{kind}.{wname}.d{d}.{g}", HID) for g in gates] if per_gate \
+            blocks = (
+                [(f"{kind}.{wname}.d{d}.{g}", HID) for g in gates]
+                if per_gate
                 else [(f"{kind}.{wname}.d{d}", len(gates) * HID)]
+            )
             rows = []
             for base, m in blocks:
                 j = hlf.hlf_j_for(m, n, 1, CF)
@@ -305,8 +325,11 @@ def test_segment_counts_count_each_factor_once():
         keys = [f"C{int(rng.integers(0, 3))}" for _ in range(int(rng.integers(1, 5)))]
         rank = {key: int(rng.integers(1, 6)) for key in set(keys)}
         blocks = [(int(rng.integers(1, 20)), key, rank[key]) for key in keys]
-        arrays = [np.zeros((j, n))] + [np.zeros((rank[key], n)) for key in sorted(set(keys))] + \
-                 [np.zeros((rows, k)) for rows, _, k in blocks]
+        arrays = (
+            [np.zeros((j, n))]
+            + [np.zeros((rank[key], n)) for key in sorted(set(keys))]
+            + [np.zeros((rows, k)) for rows, _, k in blocks]
+        )
         params, ops = hlf.segment_counts(n, j, blocks)
         assert params == ops == sum(a.size for a in arrays)
     assert hlf.segment_counts(20, 4, [(12, "C", 3)]) == (hlf.hlf_params(16, 20, 4, 3), hlf.hlf_ops(16, 20, 4, 3))

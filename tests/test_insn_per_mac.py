@@ -12,7 +12,8 @@ BENCH = Path(__file__).resolve().parent.parent / "bench" / "insn_per_mac.py"
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("qemu-aarch64") and shutil.which("aarch64-linux-gnu-gcc") and shutil.which("gcc")),
-    reason="needs qemu-user and gcc-aarch64-linux-gnu")
+    reason="needs qemu-user and gcc-aarch64-linux-gnu",
+)
 
 
 def _bench():

@@ -39,8 +39,9 @@ def _random_graph(seed: int, tmp_path):
             live.append(g.op("Squeeze", y, g.const("ax", np.array([1], np.int64))))
     for t in rng.choice(live, size=min(len(live), int(rng.integers(1, 4))), replace=False):
         g.output(str(t))
-    return read_model(g.save(tmp_path / f"plan{seed}.onnx"), batch=int(rng.integers(1, 4)),
-                      max_seq_len=int(rng.integers(1, 20)))
+    return read_model(
+        g.save(tmp_path / f"plan{seed}.onnx"), batch=int(rng.integers(1, 4)), max_seq_len=int(rng.integers(1, 20))
+    )
 
 
 def _lifetimes(model) -> dict[str, tuple[int, int]]:
@@ -81,6 +82,6 @@ def test_live_arena_tensors_never_overlap(seed, tmp_path):
         regions.append((off, off + size, min(a for a, _ in spans), max(b for _, b in spans), names))
         assert off + size <= prog.arena_floats, f"{names} past the arena's end"
     for i, (lo1, hi1, a1, b1, n1) in enumerate(regions):
-        for lo2, hi2, a2, b2, n2 in regions[i + 1:]:
+        for lo2, hi2, a2, b2, n2 in regions[i + 1 :]:
             if a1 <= b2 and a2 <= b1:  # both live at some step
                 assert hi1 <= lo2 or hi2 <= lo1, f"{n1} [{lo1},{hi1}) and {n2} [{lo2},{hi2}) overlap while live"

@@ -130,10 +130,22 @@ def test_unary_ops(work):
     y, _ = g.recurrent("X")
     pos = g.op("Add", [y, g.const(2.0)])  # > 0 for Log, Sqrt, Reciprocal
     for op, src, attrs in [
-        ("Relu", y, {}), ("Tanh", y, {}), ("Sigmoid", y, {}), ("Neg", y, {}), ("Abs", y, {}), ("Exp", y, {}),
-        ("Log", pos, {}), ("Sqrt", pos, {}), ("Reciprocal", pos, {}), ("Softplus", y, {}), ("Softsign", y, {}),
-        ("Erf", y, {}), ("LeakyRelu", y, {"alpha": 0.2}), ("HardSigmoid", y, {"alpha": 0.3, "beta": 0.4}),
-        ("Elu", y, {"alpha": 0.7}), ("Selu", y, {}),
+        ("Relu", y, {}),
+        ("Tanh", y, {}),
+        ("Sigmoid", y, {}),
+        ("Neg", y, {}),
+        ("Abs", y, {}),
+        ("Exp", y, {}),
+        ("Log", pos, {}),
+        ("Sqrt", pos, {}),
+        ("Reciprocal", pos, {}),
+        ("Softplus", y, {}),
+        ("Softsign", y, {}),
+        ("Erf", y, {}),
+        ("LeakyRelu", y, {"alpha": 0.2}),
+        ("HardSigmoid", y, {"alpha": 0.3, "beta": 0.4}),
+        ("Elu", y, {"alpha": 0.7}),
+        ("Selu", y, {}),
     ]:
         g.out(g.op(op, [src], **attrs))
     g.out(g.op("Clip", [y, g.const(-0.2), g.const(0.3)]))
@@ -164,7 +176,9 @@ def test_binary_ops_broadcast(work):
     g.out(g.op("Div", [g.rand(B, 1, H), g.op("Unsqueeze", [yh2, g.const([1], np.int64)])]))  # [B,1,H]/[B,1,H]
     # a constant whose shape depends on T: ConstantOfShape(Shape(y)), one value
     shape = g.op("Shape", [y])
-    g.out(g.op("Add", [y, g.op("ConstantOfShape", [shape], value=numpy_helper.from_array(np.array([0.25], np.float32)))]))
+    g.out(
+        g.op("Add", [y, g.op("ConstantOfShape", [shape], value=numpy_helper.from_array(np.array([0.25], np.float32)))])
+    )
     path = save(g.model([x_input()]), work, "binary")
     assert can_stream(path)
     parity(path, work, feeds_x(7), "whole")
@@ -176,8 +190,9 @@ def test_summary_mixed_with_steps_does_not_stream(work):
     whole sequence, but step t would see the summary after step t, so the model cannot stream."""
     mixes = {
         "sub_y_h": lambda g, y, y_h: g.op("Sub", [y, y_h]),
-        "div_by_y_h": lambda g, y, y_h: g.op("Div", [y, g.op("Add", [g.op("Squeeze", [y_h, g.const([0], np.int64)]),
-                                                                      g.const(2.0)])]),
+        "div_by_y_h": lambda g, y, y_h: g.op(
+            "Div", [y, g.op("Add", [g.op("Squeeze", [y_h, g.const([0], np.int64)]), g.const(2.0)])]
+        ),
         "add_last_step": lambda g, y, y_h: g.op("Add", [g.op("Gather", [y, g.const(-1, np.int64)], axis=0), y]),
         "expand_y_h": lambda g, y, y_h: g.op("Expand", [y_h, g.op("Shape", [y])]),
         "gather_by_y_h": lambda g, y, y_h: g.op("Gather", [y, g.op("ArgMax", [y_h], axis=2, keepdims=0)], axis=2),
@@ -270,8 +285,19 @@ TIME_OPS = {  # nodes that mix time steps: name -> (g, y) -> (output, elem type)
     "argmax_over_T": lambda g, y: (g.op("ArgMax", [y], axis=0, keepdims=0), TensorProto.INT64),
     "gather_steps": lambda g, y: (g.op("Gather", [y, g.const([0, -2], np.int64)], axis=0), TensorProto.FLOAT),
     "concat_in_time": lambda g, y: (g.op("Concat", [y, g.op("Neg", [y])], axis=0), TensorProto.FLOAT),  # [2T,B,H]
-    "reverse_time": lambda g, y: (g.op("Slice", [y, g.const([-1], np.int64), g.const([-INT64_MAX], np.int64),
-                                                 g.const([0], np.int64), g.const([-1], np.int64)]), TensorProto.FLOAT),
+    "reverse_time": lambda g, y: (
+        g.op(
+            "Slice",
+            [
+                y,
+                g.const([-1], np.int64),
+                g.const([-INT64_MAX], np.int64),
+                g.const([0], np.int64),
+                g.const([-1], np.int64),
+            ],
+        ),
+        TensorProto.FLOAT,
+    ),
 }
 
 
@@ -298,8 +324,11 @@ def test_slice_of_time_must_be_an_expression_of_T(work):
 
     g = G(6)
     y, _ = g.recurrent("X")
-    g.out(g.op("Slice", [y, g.const([0], np.int64), g.const([3], np.int64), g.const([0], np.int64),
-                         g.const([1], np.int64)]))
+    g.out(
+        g.op(
+            "Slice", [y, g.const([0], np.int64), g.const([3], np.int64), g.const([0], np.int64), g.const([1], np.int64)]
+        )
+    )
     with pytest.raises(HlfgenError, match="not an expression of the symbolic dimensions"):
         read_model(save(g.model([x_input()]), work, "slice_bad"))
 
@@ -453,8 +482,9 @@ def _export(torch, model, args, path, names, dynamic_axes):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, args, str(path), dynamo=False, input_names=names[0], output_names=names[1],
-                          dynamic_axes=dynamic_axes)
+        torch.onnx.export(
+            model, args, str(path), dynamo=False, input_names=names[0], output_names=names[1], dynamic_axes=dynamic_axes
+        )
 
 
 def test_torch_lm(work):
@@ -464,8 +494,14 @@ def test_torch_lm(work):
     torch.manual_seed(0)
     lm = LM().eval()
     path = work[0] / "lm.onnx"
-    _export(torch, lm, (torch.randint(0, 23, (5, B)),), path, (["tokens"], ["logp", "next"]),
-            {"tokens": {0: "T"}, "logp": {0: "T"}, "next": {0: "T"}})
+    _export(
+        torch,
+        lm,
+        (torch.randint(0, 23, (5, B)),),
+        path,
+        (["tokens"], ["logp", "next"]),
+        {"tokens": {0: "T"}, "logp": {0: "T"}, "next": {0: "T"}},
+    )
     rng = np.random.default_rng(1)
     tokens = rng.integers(0, 23, size=(9, B)).astype(np.int64)
     rep = parity(path, work, {"tokens": tokens}, "whole")
@@ -551,8 +587,7 @@ def test_torch_dynamo_dynamic_T(work, which):
 
     base = work[0] / f"{which}_dynamo"
     tests_dir = str(Path(__file__).resolve().parent)
-    subprocess.run([sys.executable, "-c", DYNAMO_SCRIPT, which, str(base), tests_dir], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-c", DYNAMO_SCRIPT, which, str(base), tests_dir], check=True, capture_output=True)
     model = onnx.load(str(base) + ".onnx")
     seq_axis = 0 if which == "lm" else 1
     assert model.graph.input[0].type.tensor_type.shape.dim[seq_axis].dim_param, "T was specialized by the exporter"
@@ -576,7 +611,6 @@ def test_clang_werror(work):
     parity(path, work, {"tokens": tokens}, "clang", compiler="clang")
 
 
-
 def test_torch_dynamo_optimized(work):
     """dynamo=True with the default optimize=True: torch 2.13 folds the example's T (5) into a
     Reshape although T is declared dynamic, so onnxruntime runs the file only at T = 5.  hlfgen
@@ -590,8 +624,11 @@ def test_torch_dynamo_optimized(work):
     from hlfgen.build import compile_out, generate, run_runner
 
     base = work[0] / "lm_dynamo_opt"
-    subprocess.run([sys.executable, "-c", DYNAMO_SCRIPT, "lm", str(base), str(Path(__file__).resolve().parent),
-                    "optimize"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", DYNAMO_SCRIPT, "lm", str(base), str(Path(__file__).resolve().parent), "optimize"],
+        check=True,
+        capture_output=True,
+    )
     model = onnx.load(str(base) + ".onnx")
     pinned = [n for n in model.graph.node if n.op_type == "Reshape"]
     assert pinned, "the optimizer no longer writes a Reshape: this test checks nothing"

@@ -66,18 +66,19 @@ OP_GEMV, OP_GEMM, OP_SIGMOID, OP_TANH = 0, 1, 2, 3
 # Packed layout (mirrors the description in runtime/hlf_kernels.h)
 # --------------------------------------------------------------------------
 
+
 def pack_panels(a: np.ndarray, nr: int = NR) -> np.ndarray:
     """Panel p holds, column after column, the weights A[p*nr + r][j] of its rows;
     the last panel has only the m - p*nr rows left (no padding).  Returns m*n floats."""
     m, n = a.shape
-    return np.concatenate([a[p0: p0 + nr].T.reshape(-1) for p0 in range(0, m, nr)]).astype(np.float32)
+    return np.concatenate([a[p0 : p0 + nr].T.reshape(-1) for p0 in range(0, m, nr)]).astype(np.float32)
 
 
 def unpack_panels(packed: np.ndarray, m: int, n: int, nr: int = NR) -> np.ndarray:
     rows, pos = [], 0
     for p0 in range(0, m, nr):
         r = min(nr, m - p0)
-        rows.append(packed[pos: pos + r * n].reshape(n, r).T)
+        rows.append(packed[pos : pos + r * n].reshape(n, r).T)
         pos += r * n
     return np.concatenate(rows)
 
@@ -113,11 +114,11 @@ def test_pack_panels_layout():
 # Building and running the drivers
 # --------------------------------------------------------------------------
 
+
 def _run(cmd, **kw):
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
     if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
@@ -128,16 +129,14 @@ class Variant:
         self.name, self.cc, self.flags = name, cc, flags
         self.emulate, self.neon = emulate, neon
         # The kernel file, plus the scalar gemm's own file when there is one.
-        self.sources = [kernel] + ([SCALAR_GEMM] if kernel == SCALAR_KERNEL
-                                   and SCALAR_GEMM.exists() else [])
+        self.sources = [kernel] + ([SCALAR_GEMM] if kernel == SCALAR_KERNEL and SCALAR_GEMM.exists() else [])
         self.exe = None
         self.nr = NR  # rows per packed panel (HLF_NR)
 
     def build(self, out_dir: Path) -> Path:
         exe = out_dir / f"driver-{self.name}"
         defs = ["-DHLF_USE_NEON"] if self.neon else []
-        _run(self.cc + self.flags + defs + ["-I", RUNTIME, DRIVER, *self.sources,
-                                            "-o", exe, "-lm"])
+        _run(self.cc + self.flags + defs + ["-I", RUNTIME, DRIVER, *self.sources, "-o", exe, "-lm"])
         self.exe = exe
         return exe
 
@@ -189,8 +188,9 @@ def build_dispatch_driver(driver: Path, nr: int, out_dir: Path, exe: Path) -> Pa
             obj = out_dir / f"{exe.name}-{isa}-{src.stem}.o"
             _run(common + flags + [f"-DHLF_KERNEL_ISA={isa}", "-c", src, "-o", obj])
             objs.append(obj)
-    _run(common + ["-DHLF_KERNEL_ISA=dispatch", "-DHLF_DISPATCH", driver, rt / "hlf_dispatch.c", *objs,
-                   "-o", exe, "-lm"])
+    _run(
+        common + ["-DHLF_KERNEL_ISA=dispatch", "-DHLF_DISPATCH", driver, rt / "hlf_dispatch.c", *objs, "-o", exe, "-lm"]
+    )
     return exe
 
 
@@ -215,12 +215,11 @@ class DispatchVariant(Variant):
 
 VARIANTS = {
     "neon-gcc": lambda: Variant("neon-gcc", [AARCH64_CC], AARCH64_FLAGS, NEON_KERNEL, True, True),
-    "neon-clang": lambda: Variant("neon-clang", ["clang", "--target=aarch64-linux-gnu"],
-                                  AARCH64_FLAGS, NEON_KERNEL, True, True),
-    "scalar-aarch64": lambda: Variant("scalar-aarch64", [AARCH64_CC], AARCH64_FLAGS,
-                                      SCALAR_KERNEL, True, False),
-    "scalar-host": lambda: Variant("scalar-host", ["gcc"], ["-O2"] + WARN, SCALAR_KERNEL,
-                                   False, False),
+    "neon-clang": lambda: Variant(
+        "neon-clang", ["clang", "--target=aarch64-linux-gnu"], AARCH64_FLAGS, NEON_KERNEL, True, True
+    ),
+    "scalar-aarch64": lambda: Variant("scalar-aarch64", [AARCH64_CC], AARCH64_FLAGS, SCALAR_KERNEL, True, False),
+    "scalar-host": lambda: Variant("scalar-host", ["gcc"], ["-O2"] + WARN, SCALAR_KERNEL, False, False),
 }
 VARIANTS.update({f"dispatch-{isa}": (lambda isa=isa: DispatchVariant(isa)) for isa in ISA_FLAGS})
 
@@ -297,13 +296,16 @@ class MatCase:
         self.y0 = np.full(ny, SENTINEL, dtype=np.float32)
         # Accumulate semantics: the owned entries start non-zero.
         for v in range(nv):
-            self.y0[v * self.ldy: v * self.ldy + m] = rng.uniform(-2, 2, m)
+            self.y0[v * self.ldy : v * self.ldy + m] = rng.uniform(-2, 2, m)
 
     def record(self, nr: int = NR) -> bytes:
-        head = struct.pack("<8i", self.op, self.nv, self.m, self.n, self.ldx, self.ldy,
-                           self.y0.size, 0)
-        return (head + pack_panels(self.a, nr).astype("<f4").tobytes()
-                + self.x.astype("<f4").tobytes() + self.y0.astype("<f4").tobytes())
+        head = struct.pack("<8i", self.op, self.nv, self.m, self.n, self.ldx, self.ldy, self.y0.size, 0)
+        return (
+            head
+            + pack_panels(self.a, nr).astype("<f4").tobytes()
+            + self.x.astype("<f4").tobytes()
+            + self.y0.astype("<f4").tobytes()
+        )
 
     def expected(self):
         """float64 reference y and a per-entry error bound."""
@@ -311,17 +313,17 @@ class MatCase:
         bound = np.zeros_like(y)
         a64 = self.a.astype(np.float64)
         for v in range(self.nv):
-            xv = self.x[v * self.ldx: v * self.ldx + self.n].astype(np.float64)
+            xv = self.x[v * self.ldx : v * self.ldx + self.n].astype(np.float64)
             sl = slice(v * self.ldy, v * self.ldy + self.m)
             y[sl] += a64 @ xv
             # float32 accumulation error bound: ~n ulps of the |A||x| sum.
-            bound[sl] = (np.abs(a64) @ np.abs(xv) + np.abs(self.y0[sl])) * (self.n + 2) * 2.0 ** -24
+            bound[sl] = (np.abs(a64) @ np.abs(xv) + np.abs(self.y0[sl])) * (self.n + 2) * 2.0**-24
         return y, bound
 
     def owned_mask(self):
         mask = np.zeros(self.y0.size, dtype=bool)
         for v in range(self.nv):
-            mask[v * self.ldy: v * self.ldy + self.m] = True
+            mask[v * self.ldy : v * self.ldy + self.m] = True
         return mask
 
 
@@ -330,7 +332,7 @@ def _run_cases(variant, cases, work):
     out = np.frombuffer(variant.run(blob, work), dtype="<f4")
     results, pos = [], 0
     for c in cases:
-        results.append(out[pos: pos + c.y0.size])
+        results.append(out[pos : pos + c.y0.size])
         pos += c.y0.size
     assert pos == out.size
     return results
@@ -413,31 +415,78 @@ def test_neon_kernel_compiles_with_both_compilers(tmp_path):
     if not HAVE_CROSS:
         pytest.skip("needs aarch64-linux-gnu-gcc")
     src = tmp_path / "act.c"
-    src.write_text('#include "hlf_activations.h"\n'
-                   'void f(size_t n, float *x) { hlf_f32_vsigmoid(n, x, 0, 0);'
-                   ' hlf_f32_vtanh(n, x, 0, 0); }\n')
+    src.write_text(
+        '#include "hlf_activations.h"\n'
+        "void f(size_t n, float *x) { hlf_f32_vsigmoid(n, x, 0, 0);"
+        " hlf_f32_vtanh(n, x, 0, 0); }\n"
+    )
     compilers = [[AARCH64_CC]] + ([["clang", "--target=aarch64-linux-gnu"]] if HAVE_CLANG else [])
     for cc in compilers:
         for f in (NEON_KERNEL, src):
-            _run(cc + ["-O2", "-mcpu=cortex-a73", "-DHLF_USE_NEON", "-pedantic"] + WARN
-                 + ["-I", RUNTIME, "-c", f, "-o", tmp_path / "k.o"])
+            _run(
+                cc
+                + ["-O2", "-mcpu=cortex-a73", "-DHLF_USE_NEON", "-pedantic"]
+                + WARN
+                + ["-I", RUNTIME, "-c", f, "-o", tmp_path / "k.o"]
+            )
 
 
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
 
-SPECIALS = np.array([0.0, -0.0, 1e-40, -1e-40, 1e-45, -1e-45, FLT_MIN, -FLT_MIN,
-                     1e-30, -1e-30, 1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0,
-                     9.0, -9.0, 9.5, -9.5, 17.0, -17.0, 17.5, -17.5, 87.3, -87.3,
-                     87.33654, -87.33654, 87.4, -87.4, 88.8, -88.8, 103.0, -103.0,
-                     1e30, -1e30, FLT_MAX, -FLT_MAX, np.inf, -np.inf, np.nan],
-                    dtype=np.float32)
+SPECIALS = np.array(
+    [
+        0.0,
+        -0.0,
+        1e-40,
+        -1e-40,
+        1e-45,
+        -1e-45,
+        FLT_MIN,
+        -FLT_MIN,
+        1e-30,
+        -1e-30,
+        1e-8,
+        -1e-8,
+        0.5,
+        -0.5,
+        1.0,
+        -1.0,
+        9.0,
+        -9.0,
+        9.5,
+        -9.5,
+        17.0,
+        -17.0,
+        17.5,
+        -17.5,
+        87.3,
+        -87.3,
+        87.33654,
+        -87.33654,
+        87.4,
+        -87.4,
+        88.8,
+        -88.8,
+        103.0,
+        -103.0,
+        1e30,
+        -1e30,
+        FLT_MAX,
+        -FLT_MAX,
+        np.inf,
+        -np.inf,
+        np.nan,
+    ],
+    dtype=np.float32,
+)
 
 
 def _sweep():
-    return np.concatenate([np.linspace(-100, 100, 2 ** 20, dtype=np.float32),
-                           np.linspace(-10, 10, 2 ** 20, dtype=np.float32), SPECIALS])
+    return np.concatenate(
+        [np.linspace(-100, 100, 2**20, dtype=np.float32), np.linspace(-10, 10, 2**20, dtype=np.float32), SPECIALS]
+    )
 
 
 def _ref(op, x):
@@ -455,16 +504,20 @@ def activation_results(request, build_dir):
     def get(variant):
         if variant.name not in cache:
             x = _sweep()
-            blob = b"".join(struct.pack("<8i", op, 1, 0, x.size, 0, 0, 0, 0)
-                            + x.astype("<f4").tobytes() for op in (OP_SIGMOID, OP_TANH))
+            blob = b"".join(
+                struct.pack("<8i", op, 1, 0, x.size, 0, 0, 0, 0) + x.astype("<f4").tobytes()
+                for op in (OP_SIGMOID, OP_TANH)
+            )
             out = np.frombuffer(variant.run(blob, build_dir), dtype="<f4")
-            cache[variant.name] = (x, {OP_SIGMOID: out[: x.size], OP_TANH: out[x.size:]})
+            cache[variant.name] = (x, {OP_SIGMOID: out[: x.size], OP_TANH: out[x.size :]})
         return cache[variant.name]
+
     return get
 
 
-@pytest.mark.parametrize("op,max_abs", [(OP_SIGMOID, SIGMOID_MAX_ABS), (OP_TANH, TANH_MAX_ABS)],
-                         ids=["sigmoid", "tanh"])
+@pytest.mark.parametrize(
+    "op,max_abs", [(OP_SIGMOID, SIGMOID_MAX_ABS), (OP_TANH, TANH_MAX_ABS)], ids=["sigmoid", "tanh"]
+)
 def test_activation_accuracy(variant, activation_results, op, max_abs):
     x, outs = activation_results(variant)
     got = outs[op].astype(np.float64)
@@ -474,8 +527,10 @@ def test_activation_accuracy(variant, activation_results, op, max_abs):
     rel_mask = finite & (np.abs(want) >= FLT_MIN)
     rel_err = (np.abs(got - want) / np.maximum(np.abs(want), FLT_MIN))[rel_mask]
     name = "sigmoid" if op == OP_SIGMOID else "tanh"
-    print(f"\n{variant.name} {name}: max abs error {abs_err.max():.3e}, "
-          f"max rel error {rel_err.max():.3e} over {x.size} points")
+    print(
+        f"\n{variant.name} {name}: max abs error {abs_err.max():.3e}, "
+        f"max rel error {rel_err.max():.3e} over {x.size} points"
+    )
     assert abs_err.max() <= max_abs
     assert rel_err.max() <= MAX_REL
     # The whole output range is respected.
@@ -485,8 +540,8 @@ def test_activation_accuracy(variant, activation_results, op, max_abs):
 
 def test_activation_special_values(variant, activation_results):
     x, outs = activation_results(variant)
-    sp = x[-SPECIALS.size:]
-    sig, tnh = outs[OP_SIGMOID][-SPECIALS.size:], outs[OP_TANH][-SPECIALS.size:]
+    sp = x[-SPECIALS.size :]
+    sig, tnh = outs[OP_SIGMOID][-SPECIALS.size :], outs[OP_TANH][-SPECIALS.size :]
 
     def at(v):
         return np.flatnonzero(sp.view(np.uint32) == np.float32(v).view(np.uint32))[0]
@@ -521,14 +576,13 @@ def test_activation_tail_lengths(variant, build_dir):
     base = rng.uniform(-12, 12, 16).astype(np.float32)
     lens = list(range(1, 17))
     for op in (OP_SIGMOID, OP_TANH):
-        blob = b"".join(struct.pack("<8i", op, 1, 0, n, 0, 0, 0, 0)
-                        + base[:n].astype("<f4").tobytes() for n in lens)
+        blob = b"".join(struct.pack("<8i", op, 1, 0, n, 0, 0, 0, 0) + base[:n].astype("<f4").tobytes() for n in lens)
         out = np.frombuffer(variant.run(blob, build_dir), dtype="<f4")
         full = out[-16:]
         assert np.all(np.abs(full - _ref(op, base)) <= TANH_MAX_ABS)
         start = 0
         for n in lens:
-            assert np.array_equal(out[start: start + n], full[:n]), f"op {op} n {n}"
+            assert np.array_equal(out[start : start + n], full[:n]), f"op {op} n {n}"
             start += n
 
 
@@ -580,8 +634,10 @@ def test_gemv_instructions_per_mac(count_mod, count_exe, m, n):
         for k, v in h.items():
             hist[k] = hist.get(k, 0) + v
     top = sorted(hist.items(), key=lambda kv: -kv[1])[:6]
-    print(f"\nhlf_f32_gemv_acc {m}x{n}: {insns} instructions for {COUNT_REPS} calls = "
-          f"{per_mac:.4f} instructions/MAC; top: {top}")
+    print(
+        f"\nhlf_f32_gemv_acc {m}x{n}: {insns} instructions for {COUNT_REPS} calls = "
+        f"{per_mac:.4f} instructions/MAC; top: {top}"
+    )
     assert hist.get("fmla", 0) * 4 == COUNT_REPS * -(-m // NR) * NR * n  # one FMLA per 4 MACs
     assert per_mac <= INSN_PER_MAC_MAX
 
@@ -601,9 +657,8 @@ def test_insn_count_plugin_modes_and_cli(count_mod, count_exe):
     exe, _ = count_exe
     argv = [exe, 24, 20, 3]
     by_nm = count_mod.count_instructions(argv, symbols=["hlf_f32_gemv_acc"], symbol_mode="nm")
-    by_qemu = count_mod.count_instructions(argv, symbols=["hlf_f32_gemv_acc"],
-                                           symbol_mode="qemu")
-    (lo, hi), = count_mod.symbol_ranges(exe)["hlf_f32_gemv_acc"]
+    by_qemu = count_mod.count_instructions(argv, symbols=["hlf_f32_gemv_acc"], symbol_mode="qemu")
+    ((lo, hi),) = count_mod.symbol_ranges(exe)["hlf_f32_gemv_acc"]
     by_range = count_mod.count_instructions(argv, ranges=[(lo, hi, "k")])
     n = by_nm["regions"]["hlf_f32_gemv_acc"]
     assert n > 0
@@ -612,7 +667,11 @@ def test_insn_count_plugin_modes_and_cli(count_mod, count_exe):
     assert sum(by_nm["hist"]["hlf_f32_gemv_acc"].values()) == n
     whole = count_mod.count_instructions(argv)
     assert sum(whole["hist"]["*"].values()) == whole["total"] >= n
-    cli = subprocess.run([sys.executable, COUNT_PY, "--sym", "hlf_f32_gemv_acc", "--json",
-                          "--", *map(str, argv)], capture_output=True, text=True, check=True)
-    report = json.loads(cli.stdout[cli.stdout.index("{"):])
+    cli = subprocess.run(
+        [sys.executable, COUNT_PY, "--sym", "hlf_f32_gemv_acc", "--json", "--", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(cli.stdout[cli.stdout.index("{") :])
     assert report["regions"]["hlf_f32_gemv_acc"] == n and report["returncode"] == 0

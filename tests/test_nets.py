@@ -53,8 +53,10 @@ from spec import BUILD_BATCH, MAX_LEN, MODES, NETS, RUN_LENS, feeds  # noqa: E40
 # ----------------------------------------------------------------------------------------------
 # What does not work yet: "net/mode[/target]" -> the exact failure (see the module docstring).
 # ----------------------------------------------------------------------------------------------
-_PACK = ("export: TypeError: zeros(): argument 'size' failed to unpack the object at pos 2 with error "
-         '"type must be tuple of ints,but got FakeTensor"')  # torch.export and pack_padded_sequence
+_PACK = (
+    "export: TypeError: zeros(): argument 'size' failed to unpack the object at pos 2 with error "
+    '"type must be tuple of ints,but got FakeTensor"'
+)  # torch.export and pack_padded_sequence
 # Re-recorded at the end of stop 8 (HLF_NETS_STRICT=1 over fresh exports); cases not listed pass.
 STRICT = os.environ.get("HLF_NETS_STRICT", "1") == "1"
 XFAIL: dict[str, str] = {
@@ -83,8 +85,13 @@ def _case(net: str, mode: str, target: str):
 QEMU_NETS = ("nmt_enc", "nmt_dec_mask", "nmt_dec_cell", "atis_joint", "kws_crnn2d")
 # HLF_NETS_QEMU=all: every net and mode under qemu as well
 QEMU_ALL = os.environ.get("HLF_NETS_QEMU") == "all"
-CASES = [_case(n, m, t) for m in MODES for n in NETS for t in TARGETS
-         if t == "host" or QEMU_ALL or (m == "opt" and n in QEMU_NETS)]
+CASES = [
+    _case(n, m, t)
+    for m in MODES
+    for n in NETS
+    for t in TARGETS
+    if t == "host" or QEMU_ALL or (m == "opt" and n in QEMU_NETS)
+]
 
 
 def _fail(net: str, mode: str, target: str, signature: str, detail: str = ""):
@@ -92,8 +99,10 @@ def _fail(net: str, mode: str, target: str, signature: str, detail: str = ""):
     signature = re.sub(r" \(supported: [^)]*\)", "", " ".join(signature.split()))  # the list grows with every op
     expected = _expected(net, mode, target)
     if STRICT and expected is not None and expected != signature:
-        raise AssertionError(f"{net}/{mode}/{target} now fails with\n  {signature!r}\nbut XFAIL says\n  "
-                             f"{expected!r}\n(update the table){detail}")
+        raise AssertionError(
+            f"{net}/{mode}/{target} now fails with\n  {signature!r}\nbut XFAIL says\n  "
+            f"{expected!r}\n(update the table){detail}"
+        )
     raise CaseFailed(signature + detail if expected is None else signature)
 
 
@@ -122,8 +131,12 @@ class Exporter:
 
     def __call__(self, net: str, mode: str, path: Path) -> bool:
         if self.proc is None:
-            self.proc = subprocess.Popen([sys.executable, str(NETS_DIR / "export.py"), "--serve"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(NETS_DIR / "export.py"), "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
         self.proc.stdin.write(f"{net} {mode} {path}\n")
         self.proc.stdin.flush()
         return self.proc.stdout.readline().strip() == "0"
@@ -230,8 +243,10 @@ def _oracle(path: Path, net: str, mode: str, target: str, length: int, feed: dic
     try:
         _, expected = run_oracle(path, feed)
     except Exception as e:  # onnxruntime refuses its own exporter's file: PyTorch's outputs are the oracle
-        warnings.warn(f"{net}/{mode}: onnxruntime refuses the file at {NETS[net].seq}={length} "
-                      f"({str(e).splitlines()[0][:120]}); compared with PyTorch's outputs")
+        warnings.warn(
+            f"{net}/{mode}: onnxruntime refuses the file at {NETS[net].seq}={length} "
+            f"({str(e).splitlines()[0][:120]}); compared with PyTorch's outputs"
+        )
         return {name: torch_ref[f"L{length}_{name}"] for name in NETS[net].outputs}
     for name in NETS[net].outputs:
         try:
@@ -288,8 +303,9 @@ def test_hlf_inspect(net, mode, exports):
     """Without the optimizer (which folds B·C, as onnxruntime's would), `hlfgen inspect` reports every
     factored matrix, recurrent and Linear, as HLF/LMF: Algorithm 1 runs on each."""
     path = exports(net, mode)
-    proc = subprocess.run([sys.executable, "-m", "hlfgen", "inspect", str(path), "--json"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlfgen", "inspect", str(path), "--json"], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         msg = proc.stderr.strip().splitlines()[-1].removeprefix("hlfgen: error: ")
         expected = XFAIL_HLF.get(f"{net}/{mode}")

@@ -17,13 +17,36 @@ HAVE_A64 = bool(shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aar
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["host", pytest.param("cortex-a73", marks=pytest.mark.skipif(
-    not HAVE_A64, reason="needs gcc-aarch64-linux-gnu and qemu-user"))])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "host",
+        pytest.param(
+            "cortex-a73", marks=pytest.mark.skipif(not HAVE_A64, reason="needs gcc-aarch64-linux-gnu and qemu-user")
+        ),
+    ],
+)
 def test_greedy_decode_equals_pytorch(target, tmp_path):
     # A few training steps: the decode is not yet a reversal, but argmax ties are as rare as
     # with a trained model, and the tokens still depend on every weight and every step's state.
-    proc = subprocess.run([sys.executable, str(EXAMPLE), "-o", str(tmp_path), "--target", target, "--steps", "40",
-                           "--sentences", "12", "--seed", "3"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "-o",
+            str(tmp_path),
+            "--target",
+            target,
+            "--steps",
+            "40",
+            "--sentences",
+            "12",
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["same_as_pytorch"] == report["sentences"] == 12, report

@@ -66,9 +66,17 @@ class _G:
         return out
 
     def bn(self, x, c):
-        return self.op("BatchNormalization", [x, self.const(self.rng.uniform(0.5, 1.5, c)), self.rand(c),
-                                              self.rand(c), self.const(self.rng.uniform(0.5, 2.0, c))],
-                       epsilon=1e-3)
+        return self.op(
+            "BatchNormalization",
+            [
+                x,
+                self.const(self.rng.uniform(0.5, 1.5, c)),
+                self.rand(c),
+                self.rand(c),
+                self.const(self.rng.uniform(0.5, 2.0, c)),
+            ],
+            epsilon=1e-3,
+        )
 
     def out(self, name):
         self.outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
@@ -95,7 +103,9 @@ def static_model(tmp_path_factory):
     dilated MaxPool2d."""
     g = _G(5)
     H, b = 12, 2
-    g.nodes.append(helper.make_node("LSTM", ["X", g.rand(1, 4 * H, 5), g.rand(1, 4 * H, H)], ["y", "yh"], hidden_size=H))
+    g.nodes.append(
+        helper.make_node("LSTM", ["X", g.rand(1, 4 * H, 5), g.rand(1, 4 * H, H)], ["y", "yh"], hidden_size=H)
+    )
     t = g.op("Transpose", ["yh"], perm=[1, 0, 2])  # [B, 1, H]
     c = g.op("Conv", [t, g.rand(5, 1, 3), g.rand(5)], pads=[1, 1])
     g.out(g.op("MaxPool", [g.op("Relu", [g.bn(c, 5)])], kernel_shape=[2], strides=[2], ceil_mode=1))
@@ -138,8 +148,9 @@ def test_errors(tmp_path):
         g = _G(3)
         g.out(g.op("Conv", ["X", g.rand(4, 3, 3)], **attrs))
         x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 3, 9])
-        m = helper.make_model(helper.make_graph(g.nodes, "e", [x], g.outputs, g.inits),
-                              opset_imports=[helper.make_opsetid("", 17)])
+        m = helper.make_model(
+            helper.make_graph(g.nodes, "e", [x], g.outputs, g.inits), opset_imports=[helper.make_opsetid("", 17)]
+        )
         onnx.save(m, str(tmp_path / "e.onnx"))
         with pytest.raises(HlfgenError, match=words) as e:
             read_model(tmp_path / "e.onnx")

@@ -16,17 +16,29 @@ def i64(g, v):
 
 CASES = {
     "topk_k_too_big": (lambda g: g.op("TopK", g.yb, i64(g, [8]), n_out=2, axis=2), "TopK", "exceeds the extent 7"),
-    "reduce_runtime_axes": (lambda g: g.op("ReduceSum", g.yb, g.input("axes", "int64", [1])), "ReduceSum",
-                            "axes must be a constant"),
-    "scatter_reduction": (lambda g: g.op("ScatterElements", g.yb, g.op("Cast", g.yb, to=7), g.yb, axis=2,
-                                         reduction="bogus"), "ScatterElements", "reduction 'bogus'"),
-    "split_symbolic_axis": (lambda g: g.op("SequenceAt", g.op("SplitToSequence", g.yb, axis=1), i64(g, 0)),
-                            "SplitToSequence", "symbolic axis 1"),
+    "reduce_runtime_axes": (
+        lambda g: g.op("ReduceSum", g.yb, g.input("axes", "int64", [1])),
+        "ReduceSum",
+        "axes must be a constant",
+    ),
+    "scatter_reduction": (
+        lambda g: g.op("ScatterElements", g.yb, g.op("Cast", g.yb, to=7), g.yb, axis=2, reduction="bogus"),
+        "ScatterElements",
+        "reduction 'bogus'",
+    ),
+    "split_symbolic_axis": (
+        lambda g: g.op("SequenceAt", g.op("SplitToSequence", g.yb, axis=1), i64(g, 0)),
+        "SplitToSequence",
+        "symbolic axis 1",
+    ),
     "not_of_float": (lambda g: g.op("Not", g.yb), "Not", "takes a bool tensor"),
     "and_of_float": (lambda g: g.op("And", g.yb, g.yb), "And", "takes bool tensors"),
     "matmul_mismatch": (lambda g: g.op("MatMul", g.yb, g.yb), "MatMul", "cannot multiply"),
-    "layernorm_bad_scale": (lambda g: g.op("LayerNormalization", g.yb, g.const("s", np.ones(3, np.float32))),
-                            "LayerNormalization", "does not broadcast"),
+    "layernorm_bad_scale": (
+        lambda g: g.op("LayerNormalization", g.yb, g.const("s", np.ones(3, np.float32))),
+        "LayerNormalization",
+        "does not broadcast",
+    ),
 }
 
 

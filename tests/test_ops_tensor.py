@@ -16,8 +16,9 @@ from conftest import TARGETS, assert_parity
 from ops_graphs import H, G, feeds
 
 # Host builds run in the fast suite; the Cortex-A73 builds under qemu take ~80 s each: slow.
-ON_TARGETS = pytest.mark.parametrize("target", [pytest.param(t, marks=pytest.mark.slow) if t != "host" else t
-                                                for t in TARGETS])
+ON_TARGETS = pytest.mark.parametrize(
+    "target", [pytest.param(t, marks=pytest.mark.slow) if t != "host" else t for t in TARGETS]
+)
 FIXED = {"B": 3}  # recurrent layers need a static batch (--dim B=3)
 MAX = {"T": 9}  # --max-dim T=9
 LENGTHS = ((7, 3), (3, 3))  # (T, B) of the two runs
@@ -72,8 +73,11 @@ def test_attention_matmul_softmax(target, tmp_path):
     g.output(g.op("MatMul", unsq(g, g.yb, [0]), "p"))  # [2, B, T, 4]: two broadcast batch axes
     g.output(g.op("MatMul", g.op("Transpose", g.y, perm=[1, 2, 0]), g.op("Softmax", s1, axis=-1)))  # [B, H, T]
     path = g.save(tmp_path / "att.onnx")
-    run_both(path, target, lambda r, T, B: {"q": f32(r, (B, 1, H)), "v": f32(r, (H,)), "m": f32(r, (H, 3)),
-                                            "p": f32(r, (2, 1, H, 4))})
+    run_both(
+        path,
+        target,
+        lambda r, T, B: {"q": f32(r, (B, 1, H)), "v": f32(r, (H,)), "m": f32(r, (H, 3)), "p": f32(r, (2, 1, H, 4))},
+    )
 
 
 @ON_TARGETS
@@ -116,8 +120,14 @@ def test_reduce_layernorm(target, tmp_path):
     g.output(inv)
     g.output(g.op("LayerNormalization", g.y, g.const("s1", np.array([0.7], np.float32)), axis=2))  # no bias
     path = g.save(tmp_path / "red.onnx")
-    run_both(path, target, lambda r, T, B: {"lengths": r.integers(1, T + 1, B).astype(np.int64),
-                                            "counts": r.integers(-9, 10, (B, 3)).astype(np.int32)})
+    run_both(
+        path,
+        target,
+        lambda r, T, B: {
+            "lengths": r.integers(1, T + 1, B).astype(np.int64),
+            "counts": r.integers(-9, 10, (B, 3)).astype(np.int32),
+        },
+    )
 
 
 # ----------------------------------------------------- masks, logic, Cast
@@ -153,9 +163,17 @@ def test_masks_logic_where_cast(target, tmp_path):
     g.output(g.op("Max", "lengths", i64(4)))
     g.output(g.op("Add", "k32", g.const("c", np.array([5], np.int32))))
     path = g.save(tmp_path / "mask.onnx")
-    run_both(path, target, lambda r, T, B: {"lengths": r.integers(1, T + 1, B).astype(np.int64),
-                                            "pos": np.arange(T, dtype=np.int64), "q": f32(r, (B, 1, H)),
-                                            "k32": r.integers(-5, 5, B).astype(np.int32), "pad": r.random((B, T)) < 0.5})
+    run_both(
+        path,
+        target,
+        lambda r, T, B: {
+            "lengths": r.integers(1, T + 1, B).astype(np.int64),
+            "pos": np.arange(T, dtype=np.int64),
+            "q": f32(r, (B, 1, H)),
+            "k32": r.integers(-5, 5, B).astype(np.int32),
+            "pad": r.random((B, T)) < 0.5,
+        },
+    )
 
 
 # ------------------------------------------- TopK, Scatter, Gather, Sequences
@@ -193,9 +211,13 @@ def test_topk_scatter_gather_sequence(target, tmp_path):
     path = g.save(tmp_path / "idx.onnx")
 
     def extra(r, T, B):
-        return {"lengths": r.permutation(np.arange(1, B + 1)).astype(np.int64) * 2,  # distinct: a unique order
-                "iota": np.arange(B, dtype=np.int64), "sidx": r.integers(-H, H, (B, T, 2)).astype(np.int64),
-                "supd": f32(r, (B, T, 2)), "gidx": r.integers(-H, H, (2, 3)).astype(np.int32)}
+        return {
+            "lengths": r.permutation(np.arange(1, B + 1)).astype(np.int64) * 2,  # distinct: a unique order
+            "iota": np.arange(B, dtype=np.int64),
+            "sidx": r.integers(-H, H, (B, T, 2)).astype(np.int64),
+            "supd": f32(r, (B, T, 2)),
+            "gidx": r.integers(-H, H, (2, 3)).astype(np.int32),
+        }
 
     run_both(path, target, extra)
 

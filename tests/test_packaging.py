@@ -1,5 +1,6 @@
 """Packaging: the wheel and the sdist carry the data dirs, and the installed
 package finds them through hlfgen.resources."""
+
 from __future__ import annotations
 
 import os
@@ -19,13 +20,13 @@ DATA_DIRS = ("templates", "runtime", "toolchains")
 
 def source_files(name: str) -> set[str]:
     """Files of one data dir, relative to the repo root (no caches)."""
-    return {p.relative_to(REPO).as_posix() for p in (REPO / name).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(REPO).as_posix() for p in (REPO / name).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def pip(*args: str, cwd: Path = REPO) -> None:
-    subprocess.run([sys.executable, "-m", "pip", *args], cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "pip", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
 def check_wheel(whl: Path) -> None:
@@ -54,11 +55,13 @@ def test_sdist_then_wheel(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     vpy = venv / "bin" / "python"
-    subprocess.run([vpy, "-m", "pip", "install", "-q", "scikit-build-core>=0.10"],
-                   check=True)
-    subprocess.run([vpy, "-c", "import sys, scikit_build_core.build as b;"
-                    " b.build_sdist(sys.argv[1])", tmp_path / "sd"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([vpy, "-m", "pip", "install", "-q", "scikit-build-core>=0.10"], check=True)
+    subprocess.run(
+        [vpy, "-c", "import sys, scikit_build_core.build as b; b.build_sdist(sys.argv[1])", tmp_path / "sd"],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     (sdist,) = (tmp_path / "sd").glob("hlfgen-*.tar.gz")
     with tarfile.open(sdist) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
@@ -73,19 +76,18 @@ def test_sdist_then_wheel(tmp_path):
 
 
 def test_resources_found():
-    for d, fn in zip(DATA_DIRS, (resources.templates_dir, resources.runtime_dir,
-                                 resources.toolchains_dir)):
+    for d, fn in zip(DATA_DIRS, (resources.templates_dir, resources.runtime_dir, resources.toolchains_dir)):
         path = fn()
         assert path.name == d
         for f in source_files(d):  # every file of the source tree is there
-            assert (path / f.split("/", 1)[1]).is_file(), \
-                f"{f} not in {path} (stale install? re-run tools/install.sh)"
+            assert (path / f.split("/", 1)[1]).is_file(), f"{f} not in {path} (stale install? re-run tools/install.sh)"
     assert (resources.toolchains_dir() / "aarch64-linux-gnu.cmake").is_file()
     assert (resources.runtime_dir() / "hlf_runner.h").is_file()
 
 
-@pytest.mark.skipif(os.environ.get("HLF_REQUIRE_INSTALLED") != "1",
-                    reason="only under .ci/run, which tests the installed wheel")
+@pytest.mark.skipif(
+    os.environ.get("HLF_REQUIRE_INSTALLED") != "1", reason="only under .ci/run, which tests the installed wheel"
+)
 def test_tests_use_installed_package():
     """.ci/run must test the wheel in .venv, not the source tree."""
     pkg = Path(resources.__file__).resolve().parent

@@ -33,7 +33,7 @@ def test_round_trip_random_shapes(nr):
         # the last m % nr rows: r floats per column after the full panels
         full, r = m - m % nr, m % nr
         if r:
-            assert np.array_equal(p[full * n:].reshape(n, r), a[full:].T)
+            assert np.array_equal(p[full * n :].reshape(n, r), a[full:].T)
         # the padded layout of the fp16/int8 kernels is unchanged
         q = pack.pack_panels(a, nr, compact=False)
         assert q.size == -(-m // nr) * nr * n
@@ -41,12 +41,15 @@ def test_round_trip_random_shapes(nr):
 
 
 @pytest.mark.parametrize("target", ["host", "cortex-a73"])
-@pytest.mark.parametrize("kind,hidden,scheme,cf,k", [
-    ("lstm", 128, "hlf", "2.5", 1),  # the example: 252 KB packed vs 206 KB (Eq. 4)
-    ("lstm", 77, "hlf", "10/3", 2),
-    ("gru", 50, "hlf", "5", 1),
-    ("lstm", 45, "lmf", "2.5", 1),
-])
+@pytest.mark.parametrize(
+    "kind,hidden,scheme,cf,k",
+    [
+        ("lstm", 128, "hlf", "2.5", 1),  # the example: 252 KB packed vs 206 KB (Eq. 4)
+        ("lstm", 77, "hlf", "10/3", 2),
+        ("gru", 50, "hlf", "5", 1),
+        ("lstm", 45, "lmf", "2.5", 1),
+    ],
+)
 def test_weight_bytes_match_eq4(tmp_path, target, kind, hidden, scheme, cf, k):
     path = tmp_path / "m.onnx"
     write_example(path, kind=kind, input_size=hidden, hidden_size=hidden, compression=cf, k=k, scheme=scheme, seed=2)

@@ -74,14 +74,21 @@ case("seqlens-rnn-bidirectional", rnn(direction="bidirectional", with_seq_lens=T
 case(
     "seqlens-zero-lstm-bidirectional-initial-states",
     lstm(direction="bidirectional", with_seq_lens=True, with_initial_h=True, with_initial_c=True),
-    T=6, seq_lens=[6, 0, 4],
+    T=6,
+    seq_lens=[6, 0, 4],
 )
 case("seqlens-zero-gru-forward", gru(with_seq_lens=True, with_initial_h=True), T=6, seq_lens=[0, 6, 2])
-case("seqlens-zero-rnn-reverse", rnn(direction="reverse", with_seq_lens=True, with_initial_h=True), T=6, seq_lens=[6, 0, 1])
+case(
+    "seqlens-zero-rnn-reverse",
+    rnn(direction="reverse", with_seq_lens=True, with_initial_h=True),
+    T=6,
+    seq_lens=[6, 0, 1],
+)
 case(
     "seqlens-reverse-initial-states-lstm",
     lstm(direction="reverse", with_seq_lens=True, with_initial_h=True, with_initial_c=True),
-    T=6, seq_lens=[3, 6, 1],
+    T=6,
+    seq_lens=[3, 6, 1],
 )
 
 # -- initial states -----------------------------------------------------------
@@ -99,14 +106,20 @@ case("no-bias-rnn", rnn(with_bias=False))
 
 # -- peepholes, clip, input_forget ----------------------------------------------
 case("peepholes-lstm", lstm(with_peepholes=True, with_initial_c=True))
-case("peepholes-lstm-bidirectional", lstm(direction="bidirectional", with_peepholes=True, with_initial_h=True, with_initial_c=True))
+case(
+    "peepholes-lstm-bidirectional",
+    lstm(direction="bidirectional", with_peepholes=True, with_initial_h=True, with_initial_c=True),
+)
 case("peepholes-no-bias-lstm", lstm(with_peepholes=True, with_bias=False))
 case("clip-lstm-bidirectional", lstm(direction="bidirectional", clip=0.5))
 case("clip-gru", gru(clip=0.4))
 case("clip-gru-lbr1-reverse", gru(direction="reverse", clip=0.4, linear_before_reset=1))
 case("clip-rnn", rnn(clip=0.3, with_initial_h=True))
 case("input-forget-lstm", lstm(input_forget=1, with_initial_c=True))
-case("input-forget-peepholes-lstm-bidirectional", lstm(direction="bidirectional", input_forget=1, with_peepholes=True, with_initial_c=True))
+case(
+    "input-forget-peepholes-lstm-bidirectional",
+    lstm(direction="bidirectional", input_forget=1, with_peepholes=True, with_initial_c=True),
+)
 case("input-forget-clip-lstm", lstm(input_forget=1, clip=0.6))
 
 # -- activations (ORT: alphas/betas are consumed in order only by the
@@ -128,22 +141,32 @@ RNN_ACTS = {
 for act, (al, be) in RNN_ACTS.items():
     case(f"act-rnn-{act}", rnn(activations=[act], activation_alpha=al or None, activation_beta=be or None))
 case("act-rnn-defaults-LeakyRelu", rnn(activations=["LeakyRelu"]))
-case("act-rnn-defaults-bidirectional-HardSigmoid-Elu", rnn(direction="bidirectional", activations=["HardSigmoid", "Elu"]))
+case(
+    "act-rnn-defaults-bidirectional-HardSigmoid-Elu", rnn(direction="bidirectional", activations=["HardSigmoid", "Elu"])
+)
 case(
     "act-rnn-bidirectional-ThresholdedRelu-Affine",
-    rnn(direction="bidirectional", activations=["ThresholdedRelu", "Affine"], activation_alpha=[0.2, 0.5], activation_beta=[0.1]),
+    rnn(
+        direction="bidirectional",
+        activations=["ThresholdedRelu", "Affine"],
+        activation_alpha=[0.2, 0.5],
+        activation_beta=[0.1],
+    ),
 )
 case("act-rnn-bidirectional-Relu-Softsign", rnn(direction="bidirectional", activations=["Relu", "Softsign"]))
 case(
     "act-lstm-HardSigmoid-Softsign-ScaledTanh",
-    lstm(activations=["HardSigmoid", "Softsign", "ScaledTanh"], activation_alpha=[0.3, 0.8], activation_beta=[0.55, 1.2]),
+    lstm(
+        activations=["HardSigmoid", "Softsign", "ScaledTanh"], activation_alpha=[0.3, 0.8], activation_beta=[0.55, 1.2]
+    ),
 )
 case(
     "act-lstm-bidirectional-per-direction",
     lstm(
         direction="bidirectional",
         activations=["Sigmoid", "Tanh", "Tanh", "HardSigmoid", "Elu", "Softsign"],
-        activation_alpha=[0.25, 0.9], activation_beta=[0.45],
+        activation_alpha=[0.25, 0.9],
+        activation_beta=[0.45],
     ),
 )
 case(
@@ -151,20 +174,25 @@ case(
     lstm(
         direction="bidirectional",
         activations=["Sigmoid", "Affine", "LeakyRelu", "HardSigmoid", "Softplus", "ThresholdedRelu"],
-        activation_alpha=[0.6, 0.05, 0.2, 0.1], activation_beta=[0.1, 0.5],
+        activation_alpha=[0.6, 0.05, 0.2, 0.1],
+        activation_beta=[0.1, 0.5],
     ),
 )
 case(
     "act-lstm-peepholes-Relu",
     lstm(activations=["Sigmoid", "Relu", "Softsign"], with_peepholes=True),
 )
-case("act-gru-HardSigmoid-Softsign", gru(activations=["HardSigmoid", "Softsign"], activation_alpha=[0.3], activation_beta=[0.6]))
+case(
+    "act-gru-HardSigmoid-Softsign",
+    gru(activations=["HardSigmoid", "Softsign"], activation_alpha=[0.3], activation_beta=[0.6]),
+)
 case(
     "act-gru-bidirectional-per-direction",
     gru(
         direction="bidirectional",
         activations=["Sigmoid", "ScaledTanh", "HardSigmoid", "Elu"],
-        activation_alpha=[0.9, 0.25, 0.8], activation_beta=[1.1, 0.45],
+        activation_alpha=[0.9, 0.25, 0.8],
+        activation_beta=[1.1, 0.45],
     ),
 )
 case("act-gru-lbr1-Softplus", gru(activations=["Sigmoid", "Softplus"], linear_before_reset=1))
@@ -177,12 +205,23 @@ case("gru-lbr1-stacked-R", gru(linear_before_reset=1, r_weights=M.hlf_stacked(16
 
 # -- layout 1 (batch-major) ----------------------------------------------------------
 case("layout1-lstm-forward", lstm(layout=1))
-case("layout1-gru-bidirectional-lbr1-initial-h", gru(layout=1, direction="bidirectional", linear_before_reset=1, with_initial_h=True))
+case(
+    "layout1-gru-bidirectional-lbr1-initial-h",
+    gru(layout=1, direction="bidirectional", linear_before_reset=1, with_initial_h=True),
+)
 case("layout1-rnn-reverse", rnn(layout=1, direction="reverse"))
 case(
     "layout1-lstm-bidirectional-seqlens-states-peepholes",
-    lstm(layout=1, direction="bidirectional", with_seq_lens=True, with_initial_h=True, with_initial_c=True, with_peepholes=True),
-    T=6, seq_lens=[6, 2, 0],
+    lstm(
+        layout=1,
+        direction="bidirectional",
+        with_seq_lens=True,
+        with_initial_h=True,
+        with_initial_c=True,
+        with_peepholes=True,
+    ),
+    T=6,
+    seq_lens=[6, 2, 0],
 )
 
 # -- subsets of outputs ('' placeholders) ----------------------------------------------
@@ -225,11 +264,16 @@ WEIGHTS = {
     "lowrank-not-cheaper": dict(weights=M.hlf_per_gate(2, 12)),
 }
 for wid, wkw in WEIGHTS.items():
-    case(f"weights-lstm-{wid}", dict(kind="lstm", input_size=I, hidden=H, batch=2, direction="bidirectional", **wkw), T=4)
+    case(
+        f"weights-lstm-{wid}", dict(kind="lstm", input_size=I, hidden=H, batch=2, direction="bidirectional", **wkw), T=4
+    )
 case("weights-gru-hlf_stacked", gru(weights=M.hlf_stacked(16, 3)))
 case("weights-gru-torch_reorder", gru(direction="bidirectional", weights=M.torch_reorder(19, 3), bias_torch=True))
 case("weights-gru-mixed", gru(weights=M.mixed([None, (4, 2), (0, 3)])))
-case("weights-gru-split-routes", gru(weights=M.split_factors(5, 3), r_weights=M.hlf_per_gate(2, 2, route=("transpose", "identity"))))
+case(
+    "weights-gru-split-routes",
+    gru(weights=M.split_factors(5, 3), r_weights=M.hlf_per_gate(2, 2, route=("transpose", "identity"))),
+)
 case("weights-rnn-hlf_stacked", rnn(weights=M.hlf_stacked(5, 3)))
 case("weights-rnn-lmf", rnn(direction="bidirectional", weights=M.lmf(2)))
 case("weights-rnn-slices", rnn(weights=M.torch_reorder(4, 3)))
@@ -269,14 +313,22 @@ for sid, skw in STACKED.items():
 
 # -- batch and sequence length ----------------------------------------------------------
 case("batch1-lstm-bidirectional", dict(kind="lstm", input_size=I, hidden=H, batch=1, direction="bidirectional"))
-case("batch5-gru-seqlens", dict(kind="gru", input_size=I, hidden=H, batch=5, with_seq_lens=True), T=7, seq_lens=[7, 3, 1, 6, 7])
+case(
+    "batch5-gru-seqlens",
+    dict(kind="gru", input_size=I, hidden=H, batch=5, with_seq_lens=True),
+    T=7,
+    seq_lens=[7, 3, 1, 6, 7],
+)
 case("seq1-lstm-bidirectional", lstm(direction="bidirectional", with_initial_h=True, with_initial_c=True), T=1)
 case("seq1-gru", gru(direction="reverse"), T=1)
 case("long-lstm-hidden48", dict(kind="lstm", input_size=20, hidden=48, batch=2, weights=M.hlf_per_gate(16, 8)), T=24)
 case("hidden8-gru-exact-panel", dict(kind="gru", input_size=8, hidden=8, batch=2, weights=M.hlf_per_gate(2, 2)))
 case("static-seq-dim-lstm", lstm(seq=5), T=5)
-case("symbolic-batch-lstm-bidirectional", dict(kind="lstm", input_size=I, hidden=H, batch="N", direction="bidirectional",
-                                               with_initial_h=True), batch=4)
+case(
+    "symbolic-batch-lstm-bidirectional",
+    dict(kind="lstm", input_size=I, hidden=H, batch="N", direction="bidirectional", with_initial_h=True),
+    batch=4,
+)
 case("shorter-than-max-seq-lstm", lstm(direction="bidirectional"), T=3, check_seq_len=8)
 case("shorter-than-max-seq-gru-seqlens", gru(with_seq_lens=True), T=3, seq_lens=[3, 1, 2], check_seq_len=8)
 case("inputs-only-no-seq-len-rnn", rnn(), T=4, check_seq_len=None)
@@ -284,9 +336,18 @@ case("random-inputs-lstm", lstm(with_initial_h=True), T=6, random_inputs=True)
 case("random-inputs-gru-seqlens", gru(with_seq_lens=True, direction="bidirectional"), T=6, random_inputs=True)
 
 # -- opset 7 ------------------------------------------------------------------------------
-case("opset7-lstm-bidirectional-torch_reorder", lstm(opset=7, direction="bidirectional", weights=M.torch_reorder(19, 3)))
-case("opset7-gru-split-lbr1", gru(opset=7, weights=M.split_factors(3, 2), linear_before_reset=1, with_seq_lens=True), seq_lens=[5, 2, 4])
-case("opset7-rnn-bidirectional-squeeze", rnn(opset=7, direction="bidirectional", weights=M.hlf_per_gate(3, 3, route=("squeeze",))))
+case(
+    "opset7-lstm-bidirectional-torch_reorder", lstm(opset=7, direction="bidirectional", weights=M.torch_reorder(19, 3))
+)
+case(
+    "opset7-gru-split-lbr1",
+    gru(opset=7, weights=M.split_factors(3, 2), linear_before_reset=1, with_seq_lens=True),
+    seq_lens=[5, 2, 4],
+)
+case(
+    "opset7-rnn-bidirectional-squeeze",
+    rnn(opset=7, direction="bidirectional", weights=M.hlf_per_gate(3, 3, route=("squeeze",))),
+)
 case("opset7-lstm-peepholes-states", lstm(opset=7, with_peepholes=True, with_initial_h=True, with_initial_c=True))
 case("opset14-lstm-peepholes-states", lstm(opset=14, with_peepholes=True, with_initial_h=True, with_initial_c=True))
 
@@ -374,7 +435,7 @@ def test_builder_torch_reorder_is_onnx_gate_order(kind):
     b = next(v for k, v in inits.items() if ".W.d0.hlf_B" in k)
     cc = next(v for k, v in inits.items() if ".W.d0.hlf_C" in k)
     torch_w = np.concatenate([a, b @ cc])
-    blocks = [torch_w[i * hid:(i + 1) * hid] for i in range(M.NUM_GATES[kind])]
+    blocks = [torch_w[i * hid : (i + 1) * hid] for i in range(M.NUM_GATES[kind])]
     order = [0, 3, 1, 2] if kind == "lstm" else [1, 0, 2]
     np.testing.assert_allclose(w, np.concatenate([blocks[i] for i in order]), rtol=1e-6, atol=1e-6)
     assert any(nd.op_type == "Slice" for nd in model.graph.node)
@@ -382,9 +443,17 @@ def test_builder_torch_reorder_is_onnx_gate_order(kind):
 
 @pytest.mark.parametrize(
     "spec",
-    [M.hlf_per_gate(3, 2), M.hlf_stacked(5, 3), M.lmf(3), M.mixed([None, (2, 2), (0, 3), None]),
-     M.torch_reorder(10, 3), M.split_factors(2, 2), M.hlf_per_gate(2, 2, route=("identity", "transpose", "constant")),
-     M.hlf_per_gate(2, 2, route=("reshape",)), M.hlf_per_gate(2, 2, route=("squeeze",))],
+    [
+        M.hlf_per_gate(3, 2),
+        M.hlf_stacked(5, 3),
+        M.lmf(3),
+        M.mixed([None, (2, 2), (0, 3), None]),
+        M.torch_reorder(10, 3),
+        M.split_factors(2, 2),
+        M.hlf_per_gate(2, 2, route=("identity", "transpose", "constant")),
+        M.hlf_per_gate(2, 2, route=("reshape",)),
+        M.hlf_per_gate(2, 2, route=("squeeze",)),
+    ],
     ids=lambda s: s.label(),
 )
 def test_builder_keeps_factors(spec):
@@ -439,7 +508,9 @@ def _non_constant_factor_model():
     return model
 
 
-@pytest.mark.parametrize("make", [_weights_as_inputs_model, _non_constant_factor_model], ids=["W-graph-input", "B-depends-on-X"])
+@pytest.mark.parametrize(
+    "make", [_weights_as_inputs_model, _non_constant_factor_model], ids=["W-graph-input", "B-depends-on-X"]
+)
 def test_non_constant_weights_rejected(make, work):
     from hlfgen.check import check
     from hlfgen.errors import HlfgenError

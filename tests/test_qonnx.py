@@ -34,9 +34,13 @@ def _lstm(path, input_size, hidden, direction="forward", h0=False, batch=1, seed
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", batch, input_size])]
     if h0:
         inputs.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, [nd, batch, hidden]))
-    g = helper.make_graph([node], "lstm", inputs,
-                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],
-                          initializer=[numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (B, "B"))])
+    g = helper.make_graph(
+        [node],
+        "lstm",
+        inputs,
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],
+        initializer=[numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (B, "B"))],
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
 
 
@@ -55,8 +59,17 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case,target", [(c, "host") for c in CASES] + [pytest.param(
-    "odd-sizes-per-channel", "cortex-a73", marks=pytest.mark.skipif(not HAVE_CROSS, reason="needs the aarch64 cross tools"))])
+@pytest.mark.parametrize(
+    "case,target",
+    [(c, "host") for c in CASES]
+    + [
+        pytest.param(
+            "odd-sizes-per-channel",
+            "cortex-a73",
+            marks=pytest.mark.skipif(not HAVE_CROSS, reason="needs the aarch64 cross tools"),
+        )
+    ],
+)
 def test_matches_onnxruntime_on_the_quantized_file(tmp_path, case, target):
     src, q = _quantized(tmp_path, case, **CASES[case])
     rep = check(q, target=target, seq_len=10, work_dir=tmp_path / "w")

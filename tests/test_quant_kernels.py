@@ -65,8 +65,12 @@ def variant(request, tmp_path_factory):
     if name not in _built:
         cc, flags, isa, _, nr = VARIANTS[name]
         exe = tmp_path_factory.mktemp("qk") / f"driver-{name}"
-        cmd = cc + flags + WARN + [f"-DHLF_NR={nr}", "-I", str(RUNTIME), str(DRIVER),
-                                   *map(str, _sources(isa)), "-o", str(exe), "-lm"]
+        cmd = (
+            cc
+            + flags
+            + WARN
+            + [f"-DHLF_NR={nr}", "-I", str(RUNTIME), str(DRIVER), *map(str, _sources(isa)), "-o", str(exe), "-lm"]
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         _built[name] = exe
@@ -77,7 +81,11 @@ def _run(variant, records: bytes, tmp: Path) -> bytes:
     name, exe = variant
     inp, out = tmp / f"in-{name}.bin", tmp / f"out-{name}.bin"
     inp.write_bytes(records)
-    cmd = (["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"] if VARIANTS[name][3] else []) + [str(exe), str(inp), str(out)]
+    cmd = (["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"] if VARIANTS[name][3] else []) + [
+        str(exe),
+        str(inp),
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out.read_bytes()
@@ -90,7 +98,7 @@ def _hdr(op, nv, m, n, ldx, ldy, ny):
 def _owned(nv, m, ldy, ny):
     mask = np.zeros(ny, bool)
     for v in range(nv):
-        mask[v * ldy: v * ldy + m] = True
+        mask[v * ldy : v * ldy + m] = True
     return mask
 
 
@@ -144,9 +152,9 @@ def _f16_cases(rng, nr):
         want = y0.astype(np.float64).copy()
         bound = np.zeros(ny)
         for v in range(nv):
-            xv = x[v * ldx: v * ldx + n].astype(np.float64)
-            want[v * ldy: v * ldy + m] += af @ xv
-            bound[v * ldy: v * ldy + m] = (n + 2) * EPS * (np.abs(af) @ np.abs(xv) + np.abs(y0[v * ldy: v * ldy + m]))
+            xv = x[v * ldx : v * ldx + n].astype(np.float64)
+            want[v * ldy : v * ldy + m] += af @ xv
+            bound[v * ldy : v * ldy + m] = (n + 2) * EPS * (np.abs(af) @ np.abs(xv) + np.abs(y0[v * ldy : v * ldy + m]))
         recs.append(_hdr(op, nv, m, n, ldx, ldy, ny) + bits.tobytes() + x.tobytes() + y0.tobytes())
         expect.append((f"f16 op={op} nv={nv} m={m} n={n}", y0, want, bound, _owned(nv, m, ldy, ny)))
     return b"".join(recs), expect
@@ -156,7 +164,7 @@ def _check(out: bytes, expect):
     got_all = np.frombuffer(out, np.float32)
     pos = 0
     for where, y0, want, bound, mask in expect:
-        got = got_all[pos: pos + y0.size].astype(np.float64)
+        got = got_all[pos : pos + y0.size].astype(np.float64)
         pos += y0.size
         assert np.array_equal(got[~mask], y0[~mask]), f"{where}: wrote outside its rows"
         err = np.abs(got[mask] - want[mask])
@@ -187,20 +195,26 @@ def _qs8_cases(rng, nr):
         npad = -(-n // 16) * 16
         xq = np.zeros((nv - 1) * ldq + npad, np.int8)
         for v in range(nv):
-            xq[v * ldq: v * ldq + n] = rng.integers(-127, 128, n)
-            xq[v * ldq: v * ldq + min(n, 4)] = 127
+            xq[v * ldq : v * ldq + n] = rng.integers(-127, 128, n)
+            xq[v * ldq : v * ldq + min(n, 4)] = 127
         xs = rng.uniform(1e-3, 1e-1, nv).astype(np.float32)
         ny = (nv - 1) * ldy + m + 3
         y0 = rng.uniform(-1, 1, ny).astype(np.float32)
         want = y0.astype(np.float64).copy()
         bound = np.zeros(ny)
         for v in range(nv):
-            acc = q.astype(np.int64) @ xq[v * ldq: v * ldq + n].astype(np.int64)  # exact
+            acc = q.astype(np.int64) @ xq[v * ldq : v * ldq + n].astype(np.int64)  # exact
             term = (s * xs[v]).astype(np.float64) * acc
-            want[v * ldy: v * ldy + m] += term
-            bound[v * ldy: v * ldy + m] = 3 * EPS * (np.abs(term) + np.abs(y0[v * ldy: v * ldy + m]))
-        recs.append(_hdr(op, nv, m, n, ldq, ldy, ny) + quant.pack_qs8(q, nr).tobytes()
-                    + quant.pad_scales(s, nr).tobytes() + xq.tobytes() + xs.tobytes() + y0.tobytes())
+            want[v * ldy : v * ldy + m] += term
+            bound[v * ldy : v * ldy + m] = 3 * EPS * (np.abs(term) + np.abs(y0[v * ldy : v * ldy + m]))
+        recs.append(
+            _hdr(op, nv, m, n, ldq, ldy, ny)
+            + quant.pack_qs8(q, nr).tobytes()
+            + quant.pad_scales(s, nr).tobytes()
+            + xq.tobytes()
+            + xs.tobytes()
+            + y0.tobytes()
+        )
         expect.append((f"qs8 op={op} nv={nv} m={m} n={n}", y0, want, bound, _owned(nv, m, ldy, ny)))
     return b"".join(recs), expect
 
@@ -214,7 +228,16 @@ def test_qs8_gemv_gemm(variant, tmp_path):
 def test_qs8_quantize(variant, tmp_path):
     rng = np.random.default_rng(4)
     cases, recs = [], []
-    for nv, n, ldx in [(1, 1, 1), (1, 5, 5), (1, 16, 16), (1, 17, 17), (2, 33, 40), (3, 100, 100), (1, 255, 255), (2, 7, 7)]:
+    for nv, n, ldx in [
+        (1, 1, 1),
+        (1, 5, 5),
+        (1, 16, 16),
+        (1, 17, 17),
+        (2, 33, 40),
+        (3, 100, 100),
+        (1, 255, 255),
+        (2, 7, 7),
+    ]:
         x = (rng.standard_normal((nv - 1) * ldx + n) * rng.uniform(0.01, 10)).astype(np.float32)
         if n == 7:
             x[:ldx] = 0.0  # an all-zero vector: scale 0, q 0
@@ -228,12 +251,12 @@ def test_qs8_quantize(variant, tmp_path):
     out = _run(variant, b"".join(recs), tmp_path)
     pos = 0
     for nv, n, ldx, ldq, x in cases:
-        q = np.frombuffer(out[pos: pos + nv * ldq], np.int8).reshape(nv, ldq)
+        q = np.frombuffer(out[pos : pos + nv * ldq], np.int8).reshape(nv, ldq)
         pos += nv * ldq
-        sc = np.frombuffer(out[pos: pos + 4 * nv], np.float32)
+        sc = np.frombuffer(out[pos : pos + 4 * nv], np.float32)
         pos += 4 * nv
         for v in range(nv):
-            xv = x[v * ldx: v * ldx + n]
+            xv = x[v * ldx : v * ldx + n]
             amax = np.float32(np.abs(xv).max())
             if amax == 0:
                 want, ws = np.zeros(n, np.int8), np.float32(0)

@@ -29,7 +29,10 @@ from hlfgen.errors import HlfgenError
 from hlfgen.example import write_example
 
 HAVE_CROSS = shutil.which("aarch64-linux-gnu-gcc") is not None and shutil.which("qemu-aarch64") is not None
-TARGETS = ["host", pytest.param("cortex-a73", marks=pytest.mark.skipif(not HAVE_CROSS, reason="needs the aarch64 cross tools"))]
+TARGETS = [
+    "host",
+    pytest.param("cortex-a73", marks=pytest.mark.skipif(not HAVE_CROSS, reason="needs the aarch64 cross tools")),
+]
 
 
 def _dense_lstm_head(path, input_size=19, hidden=37, out=11, seed=0):
@@ -40,15 +43,24 @@ def _dense_lstm_head(path, input_size=19, hidden=37, out=11, seed=0):
     B = (rng.standard_normal((1, 8 * hidden)) * 0.1).astype(np.float32)
     P = (rng.standard_normal((hidden, out)) / np.sqrt(hidden)).astype(np.float32)
     pb = (rng.standard_normal(out) * 0.1).astype(np.float32)
-    nodes = [helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h"], hidden_size=hidden),
-             helper.make_node("Squeeze", ["Y", "ax"], ["Ys"]),
-             helper.make_node("MatMul", ["Ys", "P"], ["Z0"]),
-             helper.make_node("Add", ["Z0", "pb"], ["Z"])]
+    nodes = [
+        helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h"], hidden_size=hidden),
+        helper.make_node("Squeeze", ["Y", "ax"], ["Ys"]),
+        helper.make_node("MatMul", ["Ys", "P"], ["Z0"]),
+        helper.make_node("Add", ["Z0", "pb"], ["Z"]),
+    ]
     inits = [numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (B, "B"), (P, "P"), (pb, "pb"))]
     inits.append(numpy_helper.from_array(np.array([1], np.int64), "ax"))
-    g = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, input_size])],
-                          [helper.make_tensor_value_info("Z", TensorProto.FLOAT, None),
-                           helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, None)], initializer=inits)
+    g = helper.make_graph(
+        nodes,
+        "head",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, input_size])],
+        [
+            helper.make_tensor_value_info("Z", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, None),
+        ],
+        initializer=inits,
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
     return W[0], R[0], B[0]
 
@@ -58,8 +70,9 @@ def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("qmodels")
     m = {"hlf_lstm": d / "hlf_lstm.onnx", "hlf_bigru": d / "hlf_bigru.onnx", "head": d / "head.onnx"}
     write_example(m["hlf_lstm"], "lstm", input_size=24, hidden_size=37, compression=2.5, k=2, seed=3)
-    write_example(m["hlf_bigru"], "gru", input_size=17, hidden_size=29, compression=2.5, k=1, seed=4,
-                  direction="bidirectional")
+    write_example(
+        m["hlf_bigru"], "gru", input_size=17, hidden_size=29, compression=2.5, k=1, seed=4, direction="bidirectional"
+    )
     _dense_lstm_head(m["head"])
     return m
 
@@ -130,8 +143,8 @@ def _int8_lstm(W, R, B, x):
     for xt in x[:, 0]:
         xq, xs = _q_vec(xt.astype(np.float32))
         hq, hs = _q_vec(h.astype(np.float32))
-        g = (sW * xs) * (qW @ xq) + (sR * hs) * (qR @ hq) + B[:4 * H] + B[4 * H:]
-        i, o, f, gc = sig(g[:H]), sig(g[H:2 * H]), sig(g[2 * H:3 * H]), np.tanh(g[3 * H:])
+        g = (sW * xs) * (qW @ xq) + (sR * hs) * (qR @ hq) + B[: 4 * H] + B[4 * H :]
+        i, o, f, gc = sig(g[:H]), sig(g[H : 2 * H]), sig(g[2 * H : 3 * H]), np.tanh(g[3 * H :])
         c = f * c + i * gc
         h = o * np.tanh(c)
         ys.append(h.copy())
@@ -171,22 +184,30 @@ def test_generated_code_stays_factored(models, tmp_path):
     # fp16: 2 bytes per weight of the zero-padded panels (pack.pack_panels(compact=False)); the fp32
     # panels are packed without padding, so compare with that layout's fp32 bytes
     from hlfgen.pack import packed_size
+
     for m16, m32 in zip(fp16.program.matrices, fp32.program.matrices):
         assert m16["bytes"] == 2 * packed_size(*m16["shape"], fp16.program.nr, compact=False), m16
         assert m32["bytes"] == 4 * packed_size(*m32["shape"], fp32.program.nr), m32
     # int8 against fp32 in the same zero-padded panels (the fp32 build itself no longer pads)
-    fp32_padded = fp32.program.weight_bytes + sum(4 * packed_size(*m["shape"], fp32.program.nr, compact=False)
-                                                  - m["bytes"] for m in fp32.program.matrices)
+    fp32_padded = fp32.program.weight_bytes + sum(
+        4 * packed_size(*m["shape"], fp32.program.nr, compact=False) - m["bytes"] for m in fp32.program.matrices
+    )
     assert gen.program.weight_bytes < 0.45 * fp32_padded
 
 
 def test_bad_mode_and_inspect(models):
     with pytest.raises(HlfgenError, match="--quantize"):
         generate(models["head"], "/tmp/never-written-q", quantize="int4")
-    proc = subprocess.run([sys.executable, "-m", "hlfgen", "inspect", str(models["hlf_lstm"]), "--quantize", "int8"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlfgen", "inspect", str(models["hlf_lstm"]), "--quantize", "int8"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "int8" in proc.stdout and "bytes" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "hlfgen", "build", str(models["head"]), "-o", "/tmp/never-q",
-                           "--quantize", "int4"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlfgen", "build", str(models["head"]), "-o", "/tmp/never-q", "--quantize", "int4"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -11,8 +11,10 @@ from conftest import assert_parity
 
 
 def _lstm_weights(rng, inp, hidden):
-    return [numpy_helper.from_array(rng.normal(0, 0.4, (1, 4 * hidden, n)).astype(np.float32), name)
-            for name, n in (("W", inp), ("R", hidden))]
+    return [
+        numpy_helper.from_array(rng.normal(0, 0.4, (1, 4 * hidden, n)).astype(np.float32), name)
+        for name, n in (("W", inp), ("R", hidden))
+    ]
 
 
 def test_pytorch_sliced_h0_with_unnamed_batch_axis(tmp_path):
@@ -22,8 +24,9 @@ def test_pytorch_sliced_h0_with_unnamed_batch_axis(tmp_path):
     inp, hidden = 5, 7
     ints = [numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (("st", 0), ("en", 1), ("ax", 0))]
     nodes = [helper.make_node("Slice", [s, "st", "en", "ax"], [s + "_0"], name=f"slice_{s}") for s in ("h0", "c0")]
-    nodes.append(helper.make_node("LSTM", ["X", "W", "R", "", "", "h0_0", "c0_0"], ["Y", "Y_h"], hidden_size=hidden,
-                                  name="lstm"))
+    nodes.append(
+        helper.make_node("LSTM", ["X", "W", "R", "", "", "h0_0", "c0_0"], ["Y", "Y_h"], hidden_size=hidden, name="lstm")
+    )
     ins = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["seq", "batch", inp])]
     ins += [helper.make_tensor_value_info(s, TensorProto.FLOAT, [2, None, hidden]) for s in ("h0", "c0")]
     outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("Y", "Y_h")]
@@ -53,9 +56,13 @@ def test_factor_shared_under_a_transpose_keeps_each_gates_C(tmp_path):
     nodes.append(helper.make_node("Concat", gates, ["w_all"], axis=0))
     nodes.append(helper.make_node("Unsqueeze", ["w_all", "ax0"], ["W"]))
     nodes.append(helper.make_node("LSTM", ["X", "W", "R"], ["Y", "Y_h"], hidden_size=hid, name="lstm"))
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, inp])],
-                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("Y", "Y_h")],
-                          initializer=inits)
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, inp])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("Y", "Y_h")],
+        initializer=inits,
+    )
     path = tmp_path / "shared.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), str(path))
     segs = read_model(path).layers[0].W[0].segments

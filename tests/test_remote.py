@@ -50,7 +50,8 @@ def sshd(tmp_path):
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\nAuthorizedKeysFile {auth}\n"
         f"PidFile {d / 'sshd.pid'}\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n"
-        "StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n")
+        "StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n"
+    )
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
     for _ in range(50):

@@ -28,8 +28,19 @@ PROG_NO_STREAM = "fake2_run"  # built with -DFAKE_DOUBLE_T: input pairs [2*T], n
 
 def compile_program(cc, out, defines=(), extra=()):
     """Compiles the runner sources with the fake model into the program out."""
-    cmd = [cc, *WARNINGS, "-O1", "-std=c99", f"-I{RUNTIME}", *defines, *extra,
-           *map(str, RUNNER_SOURCES), str(FAKE_MODEL), "-o", str(out)]
+    cmd = [
+        cc,
+        *WARNINGS,
+        "-O1",
+        "-std=c99",
+        f"-I{RUNTIME}",
+        *defines,
+        *extra,
+        *map(str, RUNNER_SOURCES),
+        str(FAKE_MODEL),
+        "-o",
+        str(out),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
     return out
 
@@ -50,8 +61,7 @@ def prog_no_stream(build_dir):
 
 
 def run(program, *args, launcher=()):
-    return subprocess.run([*launcher, str(program), *map(str, args)], capture_output=True,
-                          text=True, timeout=TIMEOUT)
+    return subprocess.run([*launcher, str(program), *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def assert_ok(proc):
@@ -90,8 +100,7 @@ def reference(x, lens=None, h0=None, bias=None):
 
 
 def load_outputs(out_dir):
-    return {name: np.load(out_dir / f"{name}.npy", allow_pickle=False)
-            for name in ("Y", "Y_last", "steps_count_0")}
+    return {name: np.load(out_dir / f"{name}.npy", allow_pickle=False) for name in ("Y", "Y_last", "steps_count_0")}
 
 
 def assert_outputs(out_dir, expected):
@@ -144,10 +153,17 @@ def test_all_optional_inputs_and_conversions(prog, tmp_path):
     bias = np.array([1, -2, 3], np.int32)
     for name, arr in (("x", x), ("lens", lens), ("h0", h0), ("bias", bias)):
         np.save(tmp_path / f"{name}.npy", arr)
-    proc = run(prog, "--input", f"X={tmp_path / 'x.npy'}",
-               f"--input=sequence_lens={tmp_path / 'lens.npy'}",
-               "--input", f"h0={tmp_path / 'h0.npy'}", "--input", f"bias={tmp_path / 'bias.npy'}",
-               f"--out-dir={tmp_path / 'out'}")
+    proc = run(
+        prog,
+        "--input",
+        f"X={tmp_path / 'x.npy'}",
+        f"--input=sequence_lens={tmp_path / 'lens.npy'}",
+        "--input",
+        f"h0={tmp_path / 'h0.npy'}",
+        "--input",
+        f"bias={tmp_path / 'bias.npy'}",
+        f"--out-dir={tmp_path / 'out'}",
+    )
     assert_ok(proc)
     assert_outputs(tmp_path / "out", reference(x, lens, h0, bias))
 
@@ -156,8 +172,17 @@ def test_int32_sequence_lens(prog, tmp_path):
     x = random_x(4, seed=3)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "lens.npy", np.array([2, 4], np.int32))
-    assert_ok(run(prog, "--input", f"X={tmp_path / 'x.npy'}",
-                  "--input", f"sequence_lens={tmp_path / 'lens.npy'}", "--out-dir", tmp_path))
+    assert_ok(
+        run(
+            prog,
+            "--input",
+            f"X={tmp_path / 'x.npy'}",
+            "--input",
+            f"sequence_lens={tmp_path / 'lens.npy'}",
+            "--out-dir",
+            tmp_path,
+        )
+    )
     assert_outputs(tmp_path, reference(x, [2, 4]))
 
 
@@ -173,13 +198,12 @@ def test_output_files_are_npy_v1_c_order(prog, tmp_path):
     x = random_x(3)
     np.save(tmp_path / "x.npy", x)
     assert_ok(run(prog, "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", tmp_path / "o"))
-    for name, descr, shape in (("Y", "<f4", (3, 2, 3)), ("Y_last", "<f4", (2, 3)),
-                               ("steps_count_0", "<i8", (2,))):
+    for name, descr, shape in (("Y", "<f4", (3, 2, 3)), ("Y_last", "<f4", (2, 3)), ("steps_count_0", "<i8", (2,))):
         raw = (tmp_path / "o" / f"{name}.npy").read_bytes()
         assert raw[:8] == b"\x93NUMPY\x01\x00"
         header_len = struct.unpack("<H", raw[8:10])[0]
         assert (10 + header_len) % 64 == 0
-        header = raw[10:10 + header_len].decode("latin-1")
+        header = raw[10 : 10 + header_len].decode("latin-1")
         assert header.endswith("\n")
         assert f"'descr': '{descr}'" in header and "'fortran_order': False" in header
         assert f"'shape': {shape!r}" in header
@@ -200,8 +224,17 @@ def test_npy_format_versions(prog, tmp_path, version):
     lens = np.array([1, 4], np.int64)
     write(tmp_path / "x.npy", x, version=version)
     write(tmp_path / "lens.npy", lens, version=version)
-    assert_ok(run(prog, "--input", f"X={tmp_path / 'x.npy'}",
-                  "--input", f"sequence_lens={tmp_path / 'lens.npy'}", "--out-dir", tmp_path))
+    assert_ok(
+        run(
+            prog,
+            "--input",
+            f"X={tmp_path / 'x.npy'}",
+            "--input",
+            f"sequence_lens={tmp_path / 'lens.npy'}",
+            "--out-dir",
+            tmp_path,
+        )
+    )
     assert_outputs(tmp_path, reference(x, lens))
 
 
@@ -218,8 +251,15 @@ def test_run_failure_exits_1(prog, tmp_path):
     """The fake run() rejects a sequence length > T."""
     np.save(tmp_path / "x.npy", random_x(3))
     np.save(tmp_path / "lens.npy", np.array([4, 1], np.int32))
-    proc = run(prog, "--input", f"X={tmp_path / 'x.npy'}",
-               "--input", f"sequence_lens={tmp_path / 'lens.npy'}", "--out-dir", tmp_path)
+    proc = run(
+        prog,
+        "--input",
+        f"X={tmp_path / 'x.npy'}",
+        "--input",
+        f"sequence_lens={tmp_path / 'lens.npy'}",
+        "--out-dir",
+        tmp_path,
+    )
     assert_error(proc, code=1, contains="run() failed with status 3")
 
 
@@ -308,28 +348,46 @@ def test_double_t_input(prog_no_stream, tmp_path):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "pairs.npy", pairs)
     assert "[2*T]" in run(prog_no_stream, "--help").stdout
-    assert_ok(run(prog_no_stream, "--input", f"X={tmp_path / 'x.npy'}",
-                  "--input", f"pairs={tmp_path / 'pairs.npy'}", "--out-dir", tmp_path))
+    assert_ok(
+        run(
+            prog_no_stream,
+            "--input",
+            f"X={tmp_path / 'x.npy'}",
+            "--input",
+            f"pairs={tmp_path / 'pairs.npy'}",
+            "--out-dir",
+            tmp_path,
+        )
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "pairs_out.npy"), pairs.reshape(5, 2))
     assert_outputs(tmp_path, reference(x))
 
 
-@pytest.mark.parametrize("pairs_len, x_steps, message", [
-    (7, 3, "input 'pairs': expected shape [2*T], got [7]"),
-    (8, 3, "input 'pairs': sequence length T=4 does not match T=3 of input 'X'"),
-])
+@pytest.mark.parametrize(
+    "pairs_len, x_steps, message",
+    [
+        (7, 3, "input 'pairs': expected shape [2*T], got [7]"),
+        (8, 3, "input 'pairs': sequence length T=4 does not match T=3 of input 'X'"),
+    ],
+)
 def test_double_t_errors(prog_no_stream, tmp_path, pairs_len, x_steps, message):
     np.save(tmp_path / "x.npy", random_x(x_steps))
     np.save(tmp_path / "pairs.npy", np.zeros(pairs_len, np.float32))
-    proc = run(prog_no_stream, "--input", f"X={tmp_path / 'x.npy'}",
-               "--input", f"pairs={tmp_path / 'pairs.npy'}", "--out-dir", tmp_path)
+    proc = run(
+        prog_no_stream,
+        "--input",
+        f"X={tmp_path / 'x.npy'}",
+        "--input",
+        f"pairs={tmp_path / 'pairs.npy'}",
+        "--out-dir",
+        tmp_path,
+    )
     assert_error(proc, contains=message, prog_name=PROG_NO_STREAM)
 
 
 def test_stream_needs_step(prog_no_stream, tmp_path):
     np.save(tmp_path / "x.npy", random_x(2))
-    proc = run(prog_no_stream, "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", tmp_path,
-               "--stream")
+    proc = run(prog_no_stream, "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", tmp_path, "--stream")
     assert_error(proc, contains="cannot stream", prog_name=PROG_NO_STREAM)
 
 
@@ -346,45 +404,62 @@ def _fortran_x(d):
 BAD_FILES = {
     # name: (writer of d/bad.npy given the directory, expected message part)
     "missing": (lambda d: d / "nope.npy", "cannot open"),
-    "bad_magic": (lambda d: (d / "bad.npy").write_text("hello world") and d / "bad.npy",
-                  "bad magic"),
-    "too_short": (lambda d: (d / "bad.npy").write_bytes(b"\x93NU") and d / "bad.npy",
-                  "too short"),
-    "version_4": (lambda d: write(d / "bad.npy", random_x(2), version=(4, 0)),
-                  "unsupported .npy format version 4.0"),
-    "truncated_data": (lambda d: (d / "bad.npy").write_bytes(npy_bytes(random_x(4))[:-5])
-                       and d / "bad.npy", "truncated .npy data: expected 24 elements, got 22"),
-    "truncated_header": (lambda d: (d / "bad.npy").write_bytes(npy_bytes(random_x(4))[:30])
-                         and d / "bad.npy", "truncated .npy header"),
-    "float64": (lambda d: write(d / "bad.npy", random_x(4).astype(np.float64)),
-                "input 'X': expected float32 ('<f4') data, got '<f8'"),
-    "unsupported_dtype": (lambda d: write(d / "bad.npy", random_x(4).astype(np.float16)),
-                          "expected float32 ('<f4') data, got '<f2'"),
-    "big_endian": (lambda d: write(d / "bad.npy", random_x(4).astype(">f4")),
-                   "expected float32 ('<f4') data, got '>f4'"),
-    "int_for_float": (lambda d: write(d / "bad.npy", np.zeros((4, 2, 3), np.int32)),
-                      "expected float32 ('<f4') data, got '<i4'"),
+    "bad_magic": (lambda d: (d / "bad.npy").write_text("hello world") and d / "bad.npy", "bad magic"),
+    "too_short": (lambda d: (d / "bad.npy").write_bytes(b"\x93NU") and d / "bad.npy", "too short"),
+    "version_4": (lambda d: write(d / "bad.npy", random_x(2), version=(4, 0)), "unsupported .npy format version 4.0"),
+    "truncated_data": (
+        lambda d: (d / "bad.npy").write_bytes(npy_bytes(random_x(4))[:-5]) and d / "bad.npy",
+        "truncated .npy data: expected 24 elements, got 22",
+    ),
+    "truncated_header": (
+        lambda d: (d / "bad.npy").write_bytes(npy_bytes(random_x(4))[:30]) and d / "bad.npy",
+        "truncated .npy header",
+    ),
+    "float64": (
+        lambda d: write(d / "bad.npy", random_x(4).astype(np.float64)),
+        "input 'X': expected float32 ('<f4') data, got '<f8'",
+    ),
+    "unsupported_dtype": (
+        lambda d: write(d / "bad.npy", random_x(4).astype(np.float16)),
+        "expected float32 ('<f4') data, got '<f2'",
+    ),
+    "big_endian": (
+        lambda d: write(d / "bad.npy", random_x(4).astype(">f4")),
+        "expected float32 ('<f4') data, got '>f4'",
+    ),
+    "int_for_float": (
+        lambda d: write(d / "bad.npy", np.zeros((4, 2, 3), np.int32)),
+        "expected float32 ('<f4') data, got '<i4'",
+    ),
     "fortran": (_fortran_x, "fortran_order True is not supported"),
-    "wrong_shape": (lambda d: write(d / "bad.npy", np.zeros((4, 2, 4), np.float32)),
-                    "input 'X': expected shape [T, 2, 3], got [4, 2, 4]"),
-    "wrong_rank": (lambda d: write(d / "bad.npy", np.zeros((4, 6), np.float32)),
-                   "input 'X': expected shape [T, 2, 3], got [4, 6]"),
-    "t_too_long": (lambda d: write(d / "bad.npy", random_x(MAX_T + 1)),
-                   "sequence length T=17 out of range 1..16"),
-    "t_zero": (lambda d: write(d / "bad.npy", np.zeros((0, 2, 3), np.float32)),
-               "sequence length T=0 out of range 1..16"),
-    "header_too_long": (lambda d: write(d / "bad.npy", random_x(2), header="{" + " " * 5000 + "}"),
-                        "header too long"),
-    "malformed_header": (lambda d: write(d / "bad.npy", random_x(2),
-                                         header="{'descr': '<f4', 'shape': (2, 2, 3"),
-                         "malformed .npy header"),
-    "missing_key": (lambda d: write(d / "bad.npy", random_x(2),
-                                    header="{'descr': '<f4', 'shape': (2, 2, 3)}"),
-                    "needs 'descr', 'fortran_order' and 'shape'"),
-    "structured": (lambda d: write(d / "bad.npy", random_x(2),
-                                   header="{'descr': [('a', '<f4')], 'fortran_order': False,"
-                                          " 'shape': (2, 2, 3)}"),
-                   "structured arrays are not supported"),
+    "wrong_shape": (
+        lambda d: write(d / "bad.npy", np.zeros((4, 2, 4), np.float32)),
+        "input 'X': expected shape [T, 2, 3], got [4, 2, 4]",
+    ),
+    "wrong_rank": (
+        lambda d: write(d / "bad.npy", np.zeros((4, 6), np.float32)),
+        "input 'X': expected shape [T, 2, 3], got [4, 6]",
+    ),
+    "t_too_long": (lambda d: write(d / "bad.npy", random_x(MAX_T + 1)), "sequence length T=17 out of range 1..16"),
+    "t_zero": (
+        lambda d: write(d / "bad.npy", np.zeros((0, 2, 3), np.float32)),
+        "sequence length T=0 out of range 1..16",
+    ),
+    "header_too_long": (lambda d: write(d / "bad.npy", random_x(2), header="{" + " " * 5000 + "}"), "header too long"),
+    "malformed_header": (
+        lambda d: write(d / "bad.npy", random_x(2), header="{'descr': '<f4', 'shape': (2, 2, 3"),
+        "malformed .npy header",
+    ),
+    "missing_key": (
+        lambda d: write(d / "bad.npy", random_x(2), header="{'descr': '<f4', 'shape': (2, 2, 3)}"),
+        "needs 'descr', 'fortran_order' and 'shape'",
+    ),
+    "structured": (
+        lambda d: write(
+            d / "bad.npy", random_x(2), header="{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 2, 3)}"
+        ),
+        "structured arrays are not supported",
+    ),
 }
 
 
@@ -400,36 +475,53 @@ def test_bad_input_file(prog, tmp_path, case):
 def test_int64_out_of_int32_range(prog, tmp_path):
     np.save(tmp_path / "x.npy", random_x(3))
     np.save(tmp_path / "lens.npy", np.array([1, 2**33], np.int64))
-    proc = run(prog, "--input", f"X={tmp_path / 'x.npy'}",
-               "--input", f"sequence_lens={tmp_path / 'lens.npy'}", "--out-dir", tmp_path)
+    proc = run(
+        prog,
+        "--input",
+        f"X={tmp_path / 'x.npy'}",
+        "--input",
+        f"sequence_lens={tmp_path / 'lens.npy'}",
+        "--out-dir",
+        tmp_path,
+    )
     assert_error(proc, contains="value 8589934592 at flat index 1 does not fit in int32")
 
 
 def test_float_for_int_input(prog, tmp_path):
     np.save(tmp_path / "x.npy", random_x(3))
     np.save(tmp_path / "lens.npy", np.array([1, 2], np.float32))
-    proc = run(prog, "--input", f"X={tmp_path / 'x.npy'}",
-               "--input", f"sequence_lens={tmp_path / 'lens.npy'}", "--out-dir", tmp_path)
+    proc = run(
+        prog,
+        "--input",
+        f"X={tmp_path / 'x.npy'}",
+        "--input",
+        f"sequence_lens={tmp_path / 'lens.npy'}",
+        "--out-dir",
+        tmp_path,
+    )
     assert_error(proc, contains="input 'sequence_lens': expected integer ('<i4' or '<i8') data, got '<f4'")
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "missing --out-dir"),
-    (["--out-dir"], "--out-dir needs a directory"),
-    (["--bogus"], "unknown argument '--bogus'"),
-    (["--input"], "--input needs NAME=PATH.npy"),
-    (["--input", "X"], "--input expects NAME=PATH.npy, got 'X'"),
-    (["--input", "Z={x}", "--out-dir", "{d}"], "unknown input 'Z' (model inputs: X, sequence"),
-    (["--input", "X=", "--out-dir", "{d}"], "input 'X': empty path"),
-    (["--input", "X={x}", "--input", "X={x}", "--out-dir", "{d}"], "given more than once"),
-    (["--input", "h0={h0}", "--out-dir", "{d}"], "missing required input 'X'"),
-    (["--input", "X={x}"], "missing --out-dir"),
-    (["--input", "X={x}", "--out-dir", "{d}", "--repeat", "0"], "--repeat expects an integer"),
-    (["--input", "X={x}", "--out-dir", "{d}", "--repeat", "3x"], "--repeat expects an integer"),
-    (["--input", "X={x}", "--out-dir", "{d}", "--repeat"], "--repeat needs a count"),
-    (["--input", "X={x}", "--out-dir", "{x}"], "cannot write"),
-    (["--input", "X={x}", "--out-dir", "{d}/no/such"], "cannot create output directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "missing --out-dir"),
+        (["--out-dir"], "--out-dir needs a directory"),
+        (["--bogus"], "unknown argument '--bogus'"),
+        (["--input"], "--input needs NAME=PATH.npy"),
+        (["--input", "X"], "--input expects NAME=PATH.npy, got 'X'"),
+        (["--input", "Z={x}", "--out-dir", "{d}"], "unknown input 'Z' (model inputs: X, sequence"),
+        (["--input", "X=", "--out-dir", "{d}"], "input 'X': empty path"),
+        (["--input", "X={x}", "--input", "X={x}", "--out-dir", "{d}"], "given more than once"),
+        (["--input", "h0={h0}", "--out-dir", "{d}"], "missing required input 'X'"),
+        (["--input", "X={x}"], "missing --out-dir"),
+        (["--input", "X={x}", "--out-dir", "{d}", "--repeat", "0"], "--repeat expects an integer"),
+        (["--input", "X={x}", "--out-dir", "{d}", "--repeat", "3x"], "--repeat expects an integer"),
+        (["--input", "X={x}", "--out-dir", "{d}", "--repeat"], "--repeat needs a count"),
+        (["--input", "X={x}", "--out-dir", "{x}"], "cannot write"),
+        (["--input", "X={x}", "--out-dir", "{d}/no/such"], "cannot create output directory"),
+    ],
+)
 def test_usage_errors(prog, tmp_path, args, message):
     np.save(tmp_path / "x.npy", random_x(2))
     np.save(tmp_path / "h0.npy", np.zeros((1, 2, 3), np.float32))
@@ -449,23 +541,25 @@ def test_clang_build(build_dir, tmp_path):
     x = random_x(5, seed=11)
     np.save(tmp_path / "x.npy", x)
     assert_ok(run(program, "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", tmp_path / "a"))
-    assert_ok(run(program, "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", tmp_path / "b",
-                  "--stream"))
+    assert_ok(run(program, "--input", f"X={tmp_path / 'x.npy'}", "--out-dir", tmp_path / "b", "--stream"))
     assert_outputs(tmp_path / "a", reference(x))
     assert_outputs(tmp_path / "b", reference(x))
 
 
-@pytest.mark.parametrize("flags", [["-std=c99", "-pedantic"],
-                                   ["-std=c99", "-D_POSIX_C_SOURCE=200809L"],
-                                   ["-std=gnu11"]])
+@pytest.mark.parametrize(
+    "flags", [["-std=c99", "-pedantic"], ["-std=c99", "-D_POSIX_C_SOURCE=200809L"], ["-std=gnu11"]]
+)
 def test_strict_compiles(tmp_path, flags):
     for cc in ("gcc", "clang"):
         if shutil.which(cc) is None:
             continue
         for src in RUNNER_SOURCES:
-            subprocess.run([cc, *WARNINGS, *flags, f"-I{RUNTIME}", "-c", str(src),
-                            "-o", str(tmp_path / (src.stem + ".o"))],
-                           check=True, capture_output=True, timeout=60)
+            subprocess.run(
+                [cc, *WARNINGS, *flags, f"-I{RUNTIME}", "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
 
 
 def test_no_heap_allocation(tmp_path):
@@ -474,10 +568,10 @@ def test_no_heap_allocation(tmp_path):
         pytest.skip("nm not installed")
     for src in RUNNER_SOURCES:
         obj = tmp_path / (src.stem + ".o")
-        subprocess.run(["gcc", *WARNINGS, "-O1", f"-I{RUNTIME}", "-c", str(src), "-o", str(obj)],
-                       check=True, timeout=60)
-        undefined = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True,
-                                   check=True).stdout.split()
+        subprocess.run(
+            ["gcc", *WARNINGS, "-O1", f"-I{RUNTIME}", "-c", str(src), "-o", str(obj)], check=True, timeout=60
+        )
+        undefined = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
         assert not {"malloc", "calloc", "realloc", "free"} & set(undefined), src
 
 
@@ -493,9 +587,11 @@ def test_aarch64_under_qemu(build_dir, tmp_path):
     args = ["--input", f"X={tmp_path / 'x.npy'}", "--input", f"sequence_lens={tmp_path}/lens.npy"]
     assert_ok(run(program, *args, "--out-dir", tmp_path / "a", launcher=[qemu]))
     assert_outputs(tmp_path / "a", reference(x, lens))
-    proc = run(program, *args, "--out-dir", tmp_path / "b", "--stream", "--repeat", "2",
-               launcher=[qemu])
+    proc = run(program, *args, "--out-dir", tmp_path / "b", "--stream", "--repeat", "2", launcher=[qemu])
     assert MEAN_LINE.fullmatch(proc.stdout), proc.stdout
     assert_outputs(tmp_path / "b", reference(x, lens))
-    assert_error(run(program, "--input", f"X={tmp_path / 'lens.npy'}", "--out-dir", tmp_path,
-                     launcher=[qemu]), contains="got '<i8'", prog_name="fake_run_aarch64")
+    assert_error(
+        run(program, "--input", f"X={tmp_path / 'lens.npy'}", "--out-dir", tmp_path, launcher=[qemu]),
+        contains="got '<i8'",
+        prog_name="fake_run_aarch64",
+    )

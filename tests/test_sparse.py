@@ -105,6 +105,7 @@ def run_driver(name: str, exe: Path, blob: bytes, work: Path, reps: int = 1) -> 
 # Cases
 # --------------------------------------------------------------------------
 
+
 def random_sparse(rng, m, n, density, empty_rows=0.0, block=None):
     """A random m x n matrix with ~density nonzeros; some rows all zero.
 
@@ -128,7 +129,7 @@ class Case:
         self.x = rng.uniform(-1, 1, (nv - 1) * self.ldx + self.n).astype(np.float32)
         self.y0 = np.full((nv - 1) * self.ldy + self.m + GUARD, SENTINEL, np.float32)
         for v in range(nv):
-            self.y0[v * self.ldy: v * self.ldy + self.m] = rng.uniform(-2, 2, self.m)
+            self.y0[v * self.ldy : v * self.ldy + self.m] = rng.uniform(-2, 2, self.m)
 
     def arrays(self):
         if self.op in (OP_SPMV_CSR, OP_SPMM_CSR):
@@ -141,12 +142,31 @@ class Case:
 
     def record(self) -> bytes:
         ptr, col, val = self.arrays()
-        head = struct.pack("<12i", self.op, self.nv, self.m, self.n, self.ldx, self.ldy, self.y0.size,
-                           self.br, ptr.size, col.size, val.size, 0)
+        head = struct.pack(
+            "<12i",
+            self.op,
+            self.nv,
+            self.m,
+            self.n,
+            self.ldx,
+            self.ldy,
+            self.y0.size,
+            self.br,
+            ptr.size,
+            col.size,
+            val.size,
+            0,
+        )
         colb = col.astype("<u2").tobytes()
         colb += b"\0" * (-len(colb) % 4)
-        return (head + ptr.astype("<u4").tobytes() + colb + val.astype("<f4").tobytes()
-                + self.x.astype("<f4").tobytes() + self.y0.astype("<f4").tobytes())
+        return (
+            head
+            + ptr.astype("<u4").tobytes()
+            + colb
+            + val.astype("<f4").tobytes()
+            + self.x.astype("<f4").tobytes()
+            + self.y0.astype("<f4").tobytes()
+        )
 
     def check(self, got, label):
         y = self.y0.astype(np.float64)
@@ -154,11 +174,11 @@ class Case:
         bound = np.zeros_like(y)
         a64 = self.a.astype(np.float64)
         for v in range(self.nv):
-            xv = self.x[v * self.ldx: v * self.ldx + self.n].astype(np.float64)
+            xv = self.x[v * self.ldx : v * self.ldx + self.n].astype(np.float64)
             sl = slice(v * self.ldy, v * self.ldy + self.m)
             y[sl] += a64 @ xv
             mask[sl] = True
-            bound[sl] = (np.abs(a64) @ np.abs(xv) + np.abs(self.y0[sl])) * (self.n + 2) * 2.0 ** -24
+            bound[sl] = (np.abs(a64) @ np.abs(xv) + np.abs(self.y0[sl])) * (self.n + 2) * 2.0**-24
         where = f"{label}: op={self.op} nv={self.nv} m={self.m} n={self.n} br={self.br} ldx={self.ldx} ldy={self.ldy}"
         assert np.array_equal(got[~mask], self.y0[~mask]), f"{where}: wrote outside y's rows"
         err = np.abs(got[mask] - y[mask])
@@ -190,8 +210,12 @@ def kernel_cases():
         cases.append(Case(rng, OP_SPMV_CSR, a))
         cases.append(Case(rng, OP_SPMM_CSR, a, nv=7, ldx=131, ldy=80))
     a = random_sparse(rng, 256, 256, 0.1)
-    cases += [Case(rng, OP_SPMV_CSR, a), Case(rng, OP_SPMV_BCSR, a, br=8), Case(rng, OP_GEMV, a),
-              Case(rng, OP_GEMM, a, nv=5)]
+    cases += [
+        Case(rng, OP_SPMV_CSR, a),
+        Case(rng, OP_SPMV_BCSR, a, br=8),
+        Case(rng, OP_GEMV, a),
+        Case(rng, OP_GEMM, a, nv=5),
+    ]
     return cases
 
 
@@ -222,7 +246,7 @@ def test_sparse_kernels_match_numpy(name, build_dir):
     out = run_driver(name, exe, b"".join(c.record() for c in cases), build_dir)
     pos = 0
     for c in cases:
-        c.check(out[pos: pos + c.y0.size], name)
+        c.check(out[pos : pos + c.y0.size], name)
         pos += c.y0.size
     assert pos == out.size
 
@@ -243,6 +267,7 @@ def test_kernels_compile_with_both_compilers(tmp_path):
 # --------------------------------------------------------------------------
 # Packing and choice
 # --------------------------------------------------------------------------
+
 
 def test_pack_round_trip_and_layout():
     rng = np.random.default_rng(5)
@@ -286,6 +311,7 @@ def test_choice_modes():
 
 def sparse_nr(target):
     from hlfgen.pack import panel_rows
+
     return panel_rows(target)
 
 
@@ -295,11 +321,20 @@ def sparse_nr(target):
 
 from conftest import TARGETS, assert_parity  # noqa: E402
 
-from hlfgen.example import (SCHEMES, dense_weights, make_example_model, prune_magnitude,  # noqa: E402
-                            small_hidden, weight_stats, write_example)
+from hlfgen.example import (
+    SCHEMES,
+    dense_weights,
+    make_example_model,
+    prune_magnitude,  # noqa: E402
+    small_hidden,
+    weight_stats,
+    write_example,
+)
 
-SPARSE_CALLS = {"csr": ("hlf_f32_spmv_csr_acc(", "hlf_f32_spmm_csr_acc("),
-                "bcsr": ("hlf_f32_spmv_bcsr_acc(", "hlf_f32_spmm_bcsr_acc(")}
+SPARSE_CALLS = {
+    "csr": ("hlf_f32_spmv_csr_acc(", "hlf_f32_spmm_csr_acc("),
+    "bcsr": ("hlf_f32_spmv_bcsr_acc(", "hlf_f32_spmm_bcsr_acc("),
+}
 
 
 def _generated_c(work: Path) -> str:
@@ -335,8 +370,9 @@ def test_block_pruned_gru_parity(tmp_path, target):
     8x1-block-pruned, with the block and the CSR kernels; host and
     Cortex-A73 (NEON kernels, under qemu)."""
     path = tmp_path / "gru.onnx"
-    write_example(path, "gru", 19, 24, compression="10/3", seed=2, direction="bidirectional",
-                  scheme="pruned", prune_block=(8, 1))
+    write_example(
+        path, "gru", 19, 24, compression="10/3", seed=2, direction="bidirectional", scheme="pruned", prune_block=(8, 1)
+    )
     for mode in ("block", "csr"):
         work = tmp_path / f"w-{mode}"
         report = assert_parity(path, target=target, sparse=mode, work_dir=work, seq_len=5)
@@ -391,6 +427,7 @@ def test_auto_choice_recorded(tmp_path):
 # example --scheme
 # --------------------------------------------------------------------------
 
+
 def _inits(model):
     return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
 
@@ -407,9 +444,10 @@ def _ort(model, x):
 GATES_N = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
-@pytest.mark.parametrize("kind,n,h,cf,direction", [("lstm", 40, 32, "2.5", "forward"),
-                                                    ("gru", 24, 36, "10/3", "bidirectional"),
-                                                    ("rnn", 50, 20, "5", "forward")])
+@pytest.mark.parametrize(
+    "kind,n,h,cf,direction",
+    [("lstm", 40, 32, "2.5", "forward"), ("gru", 24, 36, "10/3", "bidirectional"), ("rnn", 50, 20, "5", "forward")],
+)
 def test_example_schemes(tmp_path, kind, n, h, cf, direction):
     cf = Fraction(cf)
     G, D = GATES_N[kind], 2 if direction == "bidirectional" else 1
@@ -450,7 +488,7 @@ def test_example_schemes(tmp_path, kind, n, h, cf, direction):
                 assert np.array_equal(P[kept], P0[kept])  # same dense weights
                 for d in range(D):
                     for g in range(G):
-                        blk, blk0 = kept[d, g * h:(g + 1) * h], np.abs(P0[d, g * h:(g + 1) * h])
+                        blk, blk0 = kept[d, g * h : (g + 1) * h], np.abs(P0[d, g * h : (g + 1) * h])
                         assert blk0[blk].min() >= blk0[~blk].max()
         else:  # lmf, hlf: every factor counts
             params = sum(v.size for k_, v in inits.items() if k_.split(".")[-1] in ("hlf_A", "hlf_B", "hlf_C"))
@@ -458,7 +496,7 @@ def test_example_schemes(tmp_path, kind, n, h, cf, direction):
                 assert not any(k_.endswith(".hlf_A") for k_ in inits)
             else:  # A' = the first j rows of the same dense gate matrix
                 a = inits[f"{kind}.W.d0.{'iofc'[0] if kind == 'lstm' else 'z' if kind == 'gru' else 'i'}.hlf_A"]
-                assert np.array_equal(a, W0[0, :a.shape[0]])
+                assert np.array_equal(a, W0[0, : a.shape[0]])
         if scheme != "dense":
             assert params <= Fraction(dense_params) / cf, (scheme, params)
         if scheme in ("hlf", "pruned"):  # and not much more than asked (LMF moves in steps of m + n)
@@ -489,8 +527,26 @@ def test_cli_example_scheme_and_build_sparse(tmp_path, capsys):
     from hlfgen.cli import main
 
     path = tmp_path / "p.onnx"
-    assert main(["example", "-o", str(path), "--scheme", "pruned", "--prune-block", "8x1", "--compression", "5",
-                 "--input-size", "32", "--hidden-size", "32"]) == 0
+    assert (
+        main(
+            [
+                "example",
+                "-o",
+                str(path),
+                "--scheme",
+                "pruned",
+                "--prune-block",
+                "8x1",
+                "--compression",
+                "5",
+                "--input-size",
+                "32",
+                "--hidden-size",
+                "32",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "weights kept" in out and "csr" in out and "bcsr8" in out
     assert main(["build", str(path), "-o", str(tmp_path / "out"), "--sparse", "csr"]) == 0

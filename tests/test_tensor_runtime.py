@@ -25,8 +25,21 @@ COMPILERS = [c for c in ("gcc", "clang") if shutil.which(c)]
 @pytest.fixture(scope="module", params=COMPILERS)
 def lib(request, tmp_path_factory):
     so = tmp_path_factory.mktemp(request.param) / "libhlft.so"
-    subprocess.run([request.param, *FLAGS, "-DHLF_NR=16", "-shared", "-fPIC", f"-I{RUNTIME}", *map(str, SOURCES),
-                    "-lm", "-o", str(so)], check=True)
+    subprocess.run(
+        [
+            request.param,
+            *FLAGS,
+            "-DHLF_NR=16",
+            "-shared",
+            "-fPIC",
+            f"-I{RUNTIME}",
+            *map(str, SOURCES),
+            "-lm",
+            "-o",
+            str(so),
+        ],
+        check=True,
+    )
     return C.CDLL(str(so))
 
 
@@ -37,8 +50,21 @@ def test_compiles_werror(cc, nr, tmp_path):
         pytest.skip(f"{cc} not installed" if not shutil.which(cc) else "the NEON kernels use 8-row panels")
     extra = ["-mcpu=cortex-a73", "-DHLF_USE_NEON"] if cc.startswith("aarch64") else []
     for src in SOURCES:
-        subprocess.run([cc, *FLAGS, "-pedantic", f"-DHLF_NR={nr}", *extra, f"-I{RUNTIME}", "-c", str(src),
-                        "-o", str(tmp_path / "t.o")], check=True)
+        subprocess.run(
+            [
+                cc,
+                *FLAGS,
+                "-pedantic",
+                f"-DHLF_NR={nr}",
+                *extra,
+                f"-I{RUNTIME}",
+                "-c",
+                str(src),
+                "-o",
+                str(tmp_path / "t.o"),
+            ],
+            check=True,
+        )
 
 
 def ptr(a: np.ndarray):
@@ -66,7 +92,7 @@ def broadcastable_pair(rank):
     out = rand_shape(rank)
     a = tuple(d if RNG.random() < 0.6 else 1 for d in out)
     b = tuple(d if RNG.random() < 0.6 else 1 for d in out)
-    a = a[int(RNG.integers(0, rank + 1)):] if RNG.random() < 0.3 else a
+    a = a[int(RNG.integers(0, rank + 1)) :] if RNG.random() < 0.3 else a
     return a, b, tuple(np.broadcast_shapes(a, b))
 
 
@@ -83,10 +109,19 @@ def rand(shape, dtype):
 # ------------------------------------------------------------------ MatMul
 
 
-@pytest.mark.parametrize("case", [
-    ((1,), (3, 1), 1, 1, 1), ((), (), 7, 9, 17), ((2, 3), (2, 3), 5, 8, 33), ((2, 3), (1,), 4, 31, 16),
-    ((3,), (3,), 1, 13, 67), ((1, 4), (3, 1), 9, 3, 5), ((), (), 33, 65, 129), ((2,), (2,), 6, 1, 40),
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        ((1,), (3, 1), 1, 1, 1),
+        ((), (), 7, 9, 17),
+        ((2, 3), (2, 3), 5, 8, 33),
+        ((2, 3), (1,), 4, 31, 16),
+        ((3,), (3,), 1, 13, 67),
+        ((1, 4), (3, 1), 9, 3, 5),
+        ((), (), 33, 65, 129),
+        ((2,), (2,), 6, 1, 40),
+    ],
+)
 def test_matmul(lib, case):
     ba, bb, m, k, n = case
     a = RNG.standard_normal(ba + (m, k)).astype(np.float32)
@@ -94,8 +129,18 @@ def test_matmul(lib, case):
     exp = np.matmul(a, b)
     bdims = exp.shape[:-2]
     got = np.full(exp.shape, np.nan, np.float32)
-    lib.hlf_f32_matmul(len(bdims), longs(bdims), full_mask(ba, bdims), full_mask(bb, bdims), C.c_size_t(m),
-                       C.c_size_t(k), C.c_size_t(n), ptr(a), ptr(b), ptr(got))
+    lib.hlf_f32_matmul(
+        len(bdims),
+        longs(bdims),
+        full_mask(ba, bdims),
+        full_mask(bb, bdims),
+        C.c_size_t(m),
+        C.c_size_t(k),
+        C.c_size_t(n),
+        ptr(a),
+        ptr(b),
+        ptr(got),
+    )
     np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-5)
 
 
@@ -103,16 +148,33 @@ def test_matmul_2d_strided(lib):
     a = RNG.standard_normal((11, 40)).astype(np.float32)
     b = RNG.standard_normal((30, 50)).astype(np.float32)
     c = np.full((11, 60), 5.0, np.float32)
-    lib.hlf_f32_matmul_2d(C.c_size_t(11), C.c_size_t(30), C.c_size_t(37), ptr(a), C.c_size_t(40), ptr(b),
-                          C.c_size_t(50), ptr(c), C.c_size_t(60))
+    lib.hlf_f32_matmul_2d(
+        C.c_size_t(11),
+        C.c_size_t(30),
+        C.c_size_t(37),
+        ptr(a),
+        C.c_size_t(40),
+        ptr(b),
+        C.c_size_t(50),
+        ptr(c),
+        C.c_size_t(60),
+    )
     np.testing.assert_allclose(c[:, :37], a[:, :30] @ b[:, :37], rtol=1e-5, atol=1e-5)
     assert np.all(c[:, 37:] == 5.0)  # nothing written past n
 
 
 # -------------------------------------------------------------- reductions
 
-REDUCE = {0: np.sum, 1: np.mean, 2: np.max, 3: np.min, 4: np.prod, 5: lambda x, axis: np.sum(np.abs(x), axis),
-          6: lambda x, axis: np.sqrt(np.sum(x * x, axis)), 7: lambda x, axis: np.sum(x * x, axis)}
+REDUCE = {
+    0: np.sum,
+    1: np.mean,
+    2: np.max,
+    3: np.min,
+    4: np.prod,
+    5: lambda x, axis: np.sum(np.abs(x), axis),
+    6: lambda x, axis: np.sqrt(np.sum(x * x, axis)),
+    7: lambda x, axis: np.sum(x * x, axis),
+}
 
 
 @pytest.mark.parametrize("op", sorted(REDUCE))
@@ -121,7 +183,9 @@ def test_reduce_f32(lib, op):
         rank = int(RNG.integers(1, 5))
         shape = rand_shape(rank, 7)
         mask = int(RNG.integers(0, 1 << rank))
-        x = RNG.uniform(0.5, 1.5, shape).astype(np.float32) * np.where(RNG.random(shape) < 0.5, -1, 1).astype(np.float32)
+        x = RNG.uniform(0.5, 1.5, shape).astype(np.float32) * np.where(RNG.random(shape) < 0.5, -1, 1).astype(
+            np.float32
+        )
         axes = tuple(i for i in range(rank) if mask >> i & 1)
         exp = np.asarray(REDUCE[op](x.astype(np.float64), axis=axes), np.float32)
         got = np.zeros(exp.shape, np.float32)
@@ -168,8 +232,17 @@ def test_layernorm(lib, outer, n, bias):
     inv = 1 / np.sqrt(((x - mu) ** 2).mean(1, keepdims=True) + 1e-5)
     exp = (x - mu) * inv * s + (b if bias else 0)
     y, m, r = np.zeros_like(x), np.zeros(outer, np.float32), np.zeros(outer, np.float32)
-    lib.hlf_f32_layernorm(C.c_size_t(outer), C.c_size_t(n), ptr(x), ptr(s), ptr(b) if bias else None,
-                          C.c_float(1e-5), ptr(y), ptr(m), ptr(r))
+    lib.hlf_f32_layernorm(
+        C.c_size_t(outer),
+        C.c_size_t(n),
+        ptr(x),
+        ptr(s),
+        ptr(b) if bias else None,
+        C.c_float(1e-5),
+        ptr(y),
+        ptr(m),
+        ptr(r),
+    )
     np.testing.assert_allclose(y, exp, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(m, mu[:, 0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(r, inv[:, 0], rtol=1e-5)
@@ -189,8 +262,17 @@ def test_compare(lib, dtype):
             if dtype == np.float32 and a.size and b.size:  # some exact ties
                 a.reshape(-1)[0] = b.reshape(-1)[0]
             got = np.full(out, 7, np.uint8)
-            lib.hlf_compare(op, ELEM[dtype], len(out), longs(out), ptr(np.ascontiguousarray(a)), full_mask(sa, out),
-                            ptr(np.ascontiguousarray(b)), full_mask(sb, out), ptr(got))
+            lib.hlf_compare(
+                op,
+                ELEM[dtype],
+                len(out),
+                longs(out),
+                ptr(np.ascontiguousarray(a)),
+                full_mask(sa, out),
+                ptr(np.ascontiguousarray(b)),
+                full_mask(sb, out),
+                ptr(got),
+            )
             np.testing.assert_array_equal(got, fn(a, b).astype(np.uint8), err_msg=f"op {op} {sa} {sb}")
 
 
@@ -214,19 +296,35 @@ def test_where(lib, dtype):
         rank = int(RNG.integers(1, 5))
         out = rand_shape(rank)
         shapes = [tuple(d if RNG.random() < 0.6 else 1 for d in out) for _ in range(3)]
-        shapes[2] = shapes[2][int(RNG.integers(0, rank + 1)):]
+        shapes[2] = shapes[2][int(RNG.integers(0, rank + 1)) :]
         out = tuple(np.broadcast_shapes(*shapes))
         c, x, y = rand(shapes[0], np.bool_), rand(shapes[1], dtype), rand(shapes[2], dtype)
         got = np.zeros(out, dtype)
-        lib.hlf_where(len(out), longs(out), ptr(c), full_mask(shapes[0], out), ptr(x), full_mask(shapes[1], out),
-                      ptr(y), full_mask(shapes[2], out), C.c_size_t(np.dtype(dtype).itemsize), ptr(got))
+        lib.hlf_where(
+            len(out),
+            longs(out),
+            ptr(c),
+            full_mask(shapes[0], out),
+            ptr(x),
+            full_mask(shapes[1], out),
+            ptr(y),
+            full_mask(shapes[2], out),
+            C.c_size_t(np.dtype(dtype).itemsize),
+            ptr(got),
+        )
         np.testing.assert_array_equal(got, np.where(c, x, y))
 
 
 @pytest.mark.parametrize("dtype,fn", [(np.int64, "hlf_i64_binary"), (np.int32, "hlf_i32_binary")])
 def test_int_binary(lib, dtype, fn):
-    ops = {0: np.add, 1: np.subtract, 2: np.multiply, 3: lambda a, b: (np.sign(a * b) * (np.abs(a) // np.abs(b))),
-           5: np.maximum, 6: np.minimum}
+    ops = {
+        0: np.add,
+        1: np.subtract,
+        2: np.multiply,
+        3: lambda a, b: np.sign(a * b) * (np.abs(a) // np.abs(b)),
+        5: np.maximum,
+        6: np.minimum,
+    }
     for op, f in ops.items():
         for trial in range(6):
             sa, sb, out = broadcastable_pair(int(RNG.integers(1, 4)))
@@ -272,7 +370,9 @@ def test_range(lib):
 # ------------------------------------------------------------------ TopK
 
 
-@pytest.mark.parametrize("dtype,fn", [(np.float32, "hlf_f32_topk"), (np.int64, "hlf_i64_topk"), (np.int32, "hlf_i32_topk")])
+@pytest.mark.parametrize(
+    "dtype,fn", [(np.float32, "hlf_f32_topk"), (np.int64, "hlf_i64_topk"), (np.int32, "hlf_i32_topk")]
+)
 @pytest.mark.parametrize("largest", [1, 0])
 def test_topk(lib, dtype, fn, largest):
     for outer, n, inner, k in ((1, 1, 1, 1), (3, 9, 1, 4), (2, 17, 3, 17), (4, 6, 5, 0), (1, 33, 2, 5)):
@@ -281,12 +381,16 @@ def test_topk(lib, dtype, fn, largest):
         order = np.argsort(key, axis=1, kind="stable")[:, :k]  # ties: lower index first
         vals = np.zeros((outer, k, inner), dtype)
         idx = np.zeros((outer, k, inner), np.int64)
-        rc = getattr(lib, fn)(C.c_size_t(outer), C.c_size_t(n), C.c_size_t(inner), C.c_size_t(k), largest, ptr(x),
-                              ptr(vals), ptr(idx))
+        rc = getattr(lib, fn)(
+            C.c_size_t(outer), C.c_size_t(n), C.c_size_t(inner), C.c_size_t(k), largest, ptr(x), ptr(vals), ptr(idx)
+        )
         assert rc == 0
         np.testing.assert_array_equal(idx, order)
         np.testing.assert_array_equal(vals, np.take_along_axis(x, order, axis=1))
-    assert getattr(lib, fn)(C.c_size_t(1), C.c_size_t(3), C.c_size_t(1), C.c_size_t(4), 1, ptr(x), ptr(vals), ptr(idx)) == -1
+    assert (
+        getattr(lib, fn)(C.c_size_t(1), C.c_size_t(3), C.c_size_t(1), C.c_size_t(4), 1, ptr(x), ptr(vals), ptr(idx))
+        == -1
+    )
 
 
 # ------------------------------------------------------- ScatterElements
@@ -314,13 +418,28 @@ def test_scatter_elements(lib, dtype, reduction):
         idx = RNG.integers(-dims[axis], dims[axis], size=idims).astype(np.int64 if trial % 2 else np.int32)
         data, upd = rand(dims, dtype), rand(idims, dtype)
         got = np.zeros(dims, dtype)
-        rc = lib.hlf_scatter_elements(ELEM[dtype], reduction, rank, longs(dims), longs(idims), axis, ptr(data), ptr(idx),
-                                      int(idx.dtype == np.int64), ptr(upd), ptr(got))
+        rc = lib.hlf_scatter_elements(
+            ELEM[dtype],
+            reduction,
+            rank,
+            longs(dims),
+            longs(idims),
+            axis,
+            ptr(data),
+            ptr(idx),
+            int(idx.dtype == np.int64),
+            ptr(upd),
+            ptr(got),
+        )
         assert rc == 0
         np.testing.assert_array_equal(got, scatter_oracle(data, idx, upd, axis, reduction))
     bad = np.array([dims[axis]] + [0] * (int(np.prod(idims)) - 1), np.int64).reshape(idims)
-    assert lib.hlf_scatter_elements(ELEM[dtype], reduction, rank, longs(dims), longs(idims), axis, ptr(data), ptr(bad),
-                                    1, ptr(upd), ptr(got)) == -1
+    assert (
+        lib.hlf_scatter_elements(
+            ELEM[dtype], reduction, rank, longs(dims), longs(idims), axis, ptr(data), ptr(bad), 1, ptr(upd), ptr(got)
+        )
+        == -1
+    )
 
 
 # ---------------------------------------------------------- Softmax (hlf_nn.c)
@@ -334,6 +453,7 @@ def test_softmax_blocks(lib, shape, log):
     exp = np.log(e / e.sum(1, keepdims=True)) if log else e / e.sum(1, keepdims=True)
     for inplace in (False, True):
         y = x.copy() if inplace else np.zeros_like(x)
-        lib.hlf_f32_softmax(C.c_size_t(shape[0]), C.c_size_t(shape[1]), C.c_size_t(shape[2]), ptr(y if inplace else x),
-                            ptr(y), log)
+        lib.hlf_f32_softmax(
+            C.c_size_t(shape[0]), C.c_size_t(shape[1]), C.c_size_t(shape[2]), ptr(y if inplace else x), ptr(y), log
+        )
         np.testing.assert_allclose(y, exp, rtol=1e-5, atol=1e-6)

@@ -4,6 +4,7 @@ Runs the aarch64 binaries only through qemu-aarch64 (binfmt_misc may not be
 mounted). Skips when the cross compiler, clang or qemu is missing; .ci/run
 installs them, so CI runs everything.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -69,8 +70,7 @@ def build(tmp_path: Path, toolchain: str, *defs: str) -> tuple[Path, str]:
     (src / "main.c").write_text(MAIN_C)
     (src / "CMakeLists.txt").write_text(CMAKELISTS)
     gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-    run(["cmake", "-S", src, "-B", bld, *gen,
-         f"-DCMAKE_TOOLCHAIN_FILE={toolchains_dir() / file}", *defs])
+    run(["cmake", "-S", src, "-B", bld, *gen, f"-DCMAKE_TOOLCHAIN_FILE={toolchains_dir() / file}", *defs])
     log = run(["cmake", "--build", bld, "--verbose"])
     prog = bld / "probe"
     assert elf_machine(prog) == 183

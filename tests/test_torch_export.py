@@ -54,9 +54,7 @@ def assert_factored(model: onnx.ModelProto) -> None:
         b, c = inits[mm.input[0]], inits[mm.input[1]]
         assert len(b) == 2 and len(c) == 2 and b[1] == c[0], f"MatMul {b} x {c}"
     widths = {inits[mm.input[1]][1] for mm in factor_mm}  # n of each C (k x n)
-    folded = [
-        name for name, dims in inits.items() if len(dims) >= 2 and dims[-2] in full_shapes and dims[-1] in widths
-    ]
+    folded = [name for name, dims in inits.items() if len(dims) >= 2 and dims[-2] in full_shapes and dims[-1] in widths]
     assert not folded, f"folded full weight initializers: {folded}"
     assert any(n.op_type == "Slice" for n in model.graph.node), "no Slice gate reorder"
 

@@ -151,6 +151,7 @@ def test_layer_errors():
 
 # ---------------------------------------------------------------- from_dense, Eq. 4
 
+
 def _svd_tail(block: np.ndarray, j: int, k: int) -> float:
     s = np.linalg.svd(block[j:], compute_uv=False)
     return float(np.sqrt(np.sum(s[k:] ** 2)))
@@ -169,10 +170,10 @@ def test_from_dense_error_is_svd_tail(mode, per_gate, cf, k):
         E = expanded[name].numpy()
         row, tails = 0, []
         for blk in w.gates.values():
-            Wb = W[row:row + blk.m]
+            Wb = W[row : row + blk.m]
             assert blk.j == hlf.hlf_j_for(blk.m, blk.n, k, cf)
-            np.testing.assert_array_equal(E[row:row + blk.j], Wb[:blk.j])  # A' kept exactly
-            err = np.linalg.norm(E[row:row + blk.m] - Wb)
+            np.testing.assert_array_equal(E[row : row + blk.j], Wb[: blk.j])  # A' kept exactly
+            err = np.linalg.norm(E[row : row + blk.m] - Wb)
             tail = _svd_tail(Wb, blk.j, k)
             assert err == pytest.approx(tail, rel=1e-9, abs=1e-12), f"{name} block {blk}"
             tails.append(tail)
@@ -243,6 +244,7 @@ def test_lmf_rank_per_matrix(mode):
 
 
 # ---------------------------------------------------------------- export
+
 
 def _structures(info) -> list[str]:
     return [m["structure"] for layer in info["layers"] for m in layer["matrices"]]
@@ -392,6 +394,5 @@ def test_import_hlfgen_torch_needs_no_onnxscript():
     import subprocess
     import sys
 
-    code = ("import sys; import hlfgen.torch; "
-            "assert 'onnxscript' not in sys.modules, 'onnxscript imported'")
+    code = "import sys; import hlfgen.torch; assert 'onnxscript' not in sys.modules, 'onnxscript imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

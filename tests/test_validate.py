@@ -50,16 +50,22 @@ MUTATIONS = {
     "duplicate_node_output": (_dup_output, ["'Y'", "twice"]),
     "float16_W": (lambda m: _retype(m, ".W", np.float16), ["W", "float16", "float32", "Cast"]),
     "float64_W": (lambda m: _retype(m, ".W", np.float64), ["W", "double", "float32"]),
-    "int64_sequence_lens": (lambda m: setattr(m.graph.input[1].type.tensor_type, "elem_type", TensorProto.INT64),
-                            ["sequence_lens", "int64", "int32"]),
-    "int32_X": (lambda m: setattr(m.graph.input[0].type.tensor_type, "elem_type", TensorProto.INT32),
-                ["'X'", "int32", "float"]),
+    "int64_sequence_lens": (
+        lambda m: setattr(m.graph.input[1].type.tensor_type, "elem_type", TensorProto.INT64),
+        ["sequence_lens", "int64", "int32"],
+    ),
+    "int32_X": (
+        lambda m: setattr(m.graph.input[0].type.tensor_type, "elem_type", TensorProto.INT32),
+        ["'X'", "int32", "float"],
+    ),
     "opset_999": (lambda m: setattr(m.opset_import[0], "version", 999), ["opset 999"]),
     "ir_version_0": (lambda m: setattr(m, "ir_version", 0), ["ir_version 0"]),
     "ir_version_99": (lambda m: setattr(m, "ir_version", 99), ["ir_version 99"]),
     "nine_inputs": (_nine_inputs, ["9 inputs", "at most 8"]),
-    "batch_2_initial_h_3": (lambda m: setattr(m.graph.input[2].type.tensor_type.shape.dim[1], "dim_value", 3),
-                            ["initial_h", "batch size 3", "2"]),
+    "batch_2_initial_h_3": (
+        lambda m: setattr(m.graph.input[2].type.tensor_type.shape.dim[1], "dim_value", 3),
+        ["initial_h", "batch size 3", "2"],
+    ),
     # the input projection runs in chunks (working memory does not grow with T): the runner's buffers trip
     "static_T_1e9": (lambda m: _static_t(m, 10**9), ["GiB", "buffers", "limit"]),
 }
@@ -123,8 +129,12 @@ def test_out_under_a_file_is_one_line(tmp_path, capsys):
 
 def test_bad_option_value_is_one_line(tmp_path):
     """argparse's usage block (six lines for build) is replaced by one line, exit 2."""
-    proc = subprocess.run([sys.executable, "-m", "hlfgen", "build", "m.onnx", "-o", str(tmp_path / "o"),
-                           "--batch", "two"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlfgen", "build", "m.onnx", "-o", str(tmp_path / "o"), "--batch", "two"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "--batch" in lines[0] and "'two'" in lines[0] and "Traceback" not in proc.stderr

@@ -35,8 +35,9 @@ def _needs(*tools):
         pytest.skip(f"needs {', '.join(missing)}")
 
 
-@pytest.mark.parametrize("compiler,target", [("gcc", "host"), ("clang", "host"),
-                                             ("gcc", "cortex-a73"), ("clang", "cortex-a73")])
+@pytest.mark.parametrize(
+    "compiler,target", [("gcc", "host"), ("clang", "host"), ("gcc", "cortex-a73"), ("clang", "cortex-a73")]
+)
 def test_bin_equals_c_and_onnxruntime(pruned_gru, tmp_path, compiler, target):
     _needs(compiler, *(["aarch64-linux-gnu-gcc", "qemu-aarch64"] if target != "host" else []))
     feeds = None

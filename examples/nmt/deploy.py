@@ -40,16 +40,31 @@ def build_program(out: Path, target: str) -> Path:
     import seq2seq
 
     for name, sym in (("nmt_enc", "T"), ("nmt_dec", "S")):
-        _sh([sys.executable, "-m", "hlfgen", "build", str(out / f"{name}.onnx"), "-o", str(out / name),
-             "--name", name, "--target", target, "--max-dim", f"{sym}={seq2seq.MAX_SRC}"])
+        _sh(
+            [
+                sys.executable,
+                "-m",
+                "hlfgen",
+                "build",
+                str(out / f"{name}.onnx"),
+                "-o",
+                str(out / name),
+                "--name",
+                name,
+                "--target",
+                target,
+                "--max-dim",
+                f"{sym}={seq2seq.MAX_SRC}",
+            ]
+        )
     app = out / "app"
     app.mkdir(exist_ok=True)
     shutil.copy(HERE / "main.c", app / "main.c")
     (app / "CMakeLists.txt").write_text(f"""cmake_minimum_required(VERSION 3.16)
 project(nmt C)
 set(HLF_WERROR ON)
-add_subdirectory({out / 'nmt_enc'} nmt_enc)
-add_subdirectory({out / 'nmt_dec'} nmt_dec)
+add_subdirectory({out / "nmt_enc"} nmt_enc)
+add_subdirectory({out / "nmt_dec"} nmt_dec)
 add_executable(nmt main.c)
 target_compile_options(nmt PRIVATE -Wall -Wextra -Werror)
 target_link_libraries(nmt PRIVATE nmt_enc::nmt_enc nmt_dec::nmt_dec)
@@ -80,24 +95,32 @@ def main(argv: list[str] | None = None) -> int:
     torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict()}, out / "state.pt")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     for what, name in (("export-encoder", "nmt_enc"), ("export-decoder", "nmt_dec")):
-        _sh([sys.executable, str(HERE / "seq2seq.py"), what, str(out / "state.pt"), str(out / f"{name}.onnx")],
-            env=env)
+        _sh([sys.executable, str(HERE / "seq2seq.py"), what, str(out / "state.pt"), str(out / f"{name}.onnx")], env=env)
     exe = build_program(out, a.target)
 
     sentences = seq2seq.sample(torch.Generator().manual_seed(a.seed + 7), a.sentences)
     expected = [seq2seq.greedy(enc, dec, s) for s in sentences]
     run = ([] if a.target == "host" else QEMU) + [str(exe)]
-    got = [[int(w) for w in ln.split()] for ln in
-           _sh(run, input="".join(" ".join(map(str, s)) + "\n" for s in sentences)).stdout.splitlines()]
+    got = [
+        [int(w) for w in ln.split()]
+        for ln in _sh(run, input="".join(" ".join(map(str, s)) + "\n" for s in sentences)).stdout.splitlines()
+    ]
     same = sum(g == e for g, e in zip(got, expected)) if len(got) == len(expected) else 0
     reversed_ok = sum(g == s[::-1] for g, s in zip(got, sentences))
-    report = {"target": a.target, "sentences": len(sentences), "same_as_pytorch": same,
-              "correct_reversals": reversed_ok, "steps": a.steps}
+    report = {
+        "target": a.target,
+        "sentences": len(sentences),
+        "same_as_pytorch": same,
+        "correct_reversals": reversed_ok,
+        "steps": a.steps,
+    }
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     for s, g, e in list(zip(sentences, got, expected))[:3]:
         print(f"  source {s}\n  C      {g}\n  torch  {e}")
-    print(f"{a.target}: {same}/{len(sentences)} sentences decode to PyTorch's tokens; "
-          f"{reversed_ok}/{len(sentences)} are the exact reversal ({a.steps} training steps)")
+    print(
+        f"{a.target}: {same}/{len(sentences)} sentences decode to PyTorch's tokens; "
+        f"{reversed_ok}/{len(sentences)} are the exact reversal ({a.steps} training steps)"
+    )
     return 0 if same == len(sentences) else 1
 
 

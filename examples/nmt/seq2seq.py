@@ -30,11 +30,11 @@ from hlfgen.torch.layers import HLFBlock
 PAD, BOS, EOS = 0, 1, 2  # special word ids; words are 3 .. VOCAB-1
 VOCAB = 23
 EMB = 16
-HID = 24                 # encoder hidden per direction
-DEC = 2 * HID            # decoder hidden = memory width (its first state is both encoder directions)
-MAX_SRC = 12             # longest source sentence (hlfgen build --max-dim T=MAX_SRC, S=MAX_SRC)
-MAX_OUT = MAX_SRC + 2    # decode at most this many tokens
-CF = 2                   # compression of every recurrent matrix (Eq. 4), k = 1
+HID = 24  # encoder hidden per direction
+DEC = 2 * HID  # decoder hidden = memory width (its first state is both encoder directions)
+MAX_SRC = 12  # longest source sentence (hlfgen build --max-dim T=MAX_SRC, S=MAX_SRC)
+MAX_OUT = MAX_SRC + 2  # decode at most this many tokens
+CF = 2  # compression of every recurrent matrix (Eq. 4), k = 1
 
 
 class HLFLinear(nn.Module):
@@ -43,7 +43,7 @@ class HLFLinear(nn.Module):
     def __init__(self, n_in: int, n_out: int, j: int, k: int, bias: bool = True):
         super().__init__()
         self.w = HLFBlock(n_out, n_in, j, k)
-        self.w.reset_parameters(n_in ** -0.5)
+        self.w.reset_parameters(n_in**-0.5)
         self.bias = nn.Parameter(torch.zeros(n_out)) if bias else None
 
     def forward(self, x):
@@ -56,9 +56,9 @@ class Encoder(nn.Module):
         self.emb = nn.Embedding(VOCAB, EMB)
         self.rnn = HLFLSTM(EMB, HID, compression=CF, k=1, batch_first=True, bidirectional=True)
 
-    def forward(self, tokens):                       # [1, T] int64
+    def forward(self, tokens):  # [1, T] int64
         memory, (h_n, c_n) = self.rnn(self.emb(tokens))
-        return memory, h_n, c_n                      # [1, T, 2H], [2, 1, H], [2, 1, H]
+        return memory, h_n, c_n  # [1, T, 2H], [2, 1, H], [2, 1, H]
 
 
 class DecoderStep(nn.Module):
@@ -66,16 +66,16 @@ class DecoderStep(nn.Module):
         super().__init__()
         self.emb = nn.Embedding(VOCAB, EMB)
         self.rnn = HLFLSTM(EMB, DEC, compression=CF, k=1)
-        self.w_a = HLFLinear(DEC, DEC, j=8, k=4, bias=False)       # score(h, m) = h · W_a m
-        self.w_c = HLFLinear(2 * DEC, DEC, j=8, k=4, bias=False)   # h~ = tanh(W_c [ctx; h])
+        self.w_a = HLFLinear(DEC, DEC, j=8, k=4, bias=False)  # score(h, m) = h · W_a m
+        self.w_c = HLFLinear(2 * DEC, DEC, j=8, k=4, bias=False)  # h~ = tanh(W_c [ctx; h])
         self.out = HLFLinear(DEC, VOCAB, j=8, k=4)
 
-    def forward(self, prev, h0, c0, memory):         # [1] int64, [1, 1, DEC] x 2, [1, S, 2H]
+    def forward(self, prev, h0, c0, memory):  # [1] int64, [1, 1, DEC] x 2, [1, S, 2H]
         y, (h1, c1) = self.rnn(self.emb(prev).unsqueeze(0), (h0, c0))
-        h = y[0]                                                  # [1, DEC]
+        h = y[0]  # [1, DEC]
         scores = torch.bmm(self.w_a(memory), h.unsqueeze(2)).squeeze(2)  # [1, S]
         attn = torch.softmax(scores, dim=1)
-        ctx = torch.bmm(attn.unsqueeze(1), memory).squeeze(1)     # [1, 2H]
+        ctx = torch.bmm(attn.unsqueeze(1), memory).squeeze(1)  # [1, 2H]
         h_tilde = torch.tanh(self.w_c(torch.cat([ctx, h], 1)))
         return self.out(h_tilde), h1, c1
 
@@ -134,14 +134,26 @@ def load(state_path: str) -> tuple[Encoder, DecoderStep]:
 
 
 def export_encoder(enc: Encoder, path: str) -> None:
-    export(enc, (torch.tensor([[3, 4, 5, 6, 7]]),), path, input_names=["tokens"],
-           output_names=["memory", "h_n", "c_n"], dynamic_axes={"tokens": {1: "T"}})
+    export(
+        enc,
+        (torch.tensor([[3, 4, 5, 6, 7]]),),
+        path,
+        input_names=["tokens"],
+        output_names=["memory", "h_n", "c_n"],
+        dynamic_axes={"tokens": {1: "T"}},
+    )
 
 
 def export_decoder(dec: DecoderStep, path: str) -> None:
     args = (torch.tensor([BOS]), torch.zeros(1, 1, DEC), torch.zeros(1, 1, DEC), torch.zeros(1, 5, DEC))
-    export(dec, args, path, input_names=["prev", "h0", "c0", "memory"], output_names=["logits", "h1", "c1"],
-           dynamic_axes={"memory": {1: "S"}})
+    export(
+        dec,
+        args,
+        path,
+        input_names=["prev", "h0", "c0", "memory"],
+        output_names=["logits", "h1", "c1"],
+        dynamic_axes={"memory": {1: "S"}},
+    )
 
 
 if __name__ == "__main__":

@@ -43,20 +43,78 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 # (interleaved timing, the bandwidth probe bw_probe.c), report (summary, targets, markdown), plot
 # (Figure 2), run (run_bench, rerender, main_args).
 from .jobs import _build_job, _count_job, _eq5, _model_job, _weight_split, find_insn_count  # noqa: E402
-from .models import (CFS, INSN_STEPS, MODELS_VERSION, PRUNED_MODES, QUICK_CFS, QUICK_SIZES, SCHEMES,  # noqa: E402
-                     SIZES, STEPS, Size, Variant, cf_label, cf_slug, hlfgen_fingerprint, log, make_model,
-                     small_hidden_stacked, stack_layers, variants)
+from .models import (
+    CFS,
+    INSN_STEPS,
+    MODELS_VERSION,
+    PRUNED_MODES,
+    QUICK_CFS,
+    QUICK_SIZES,
+    SCHEMES,  # noqa: E402
+    SIZES,
+    STEPS,
+    Size,
+    Variant,
+    cf_label,
+    cf_slug,
+    hlfgen_fingerprint,
+    log,
+    make_model,
+    small_hidden_stacked,
+    stack_layers,
+    variants,
+)
 from .plot import MARKERS, NAMES, write_plot  # noqa: E402
 from .report import evaluate_targets, format_markdown, machine_info, phase_detail, summarize  # noqa: E402
 from .run import main_args, rerender, run_bench  # noqa: E402
-from .timing import (BW_PROBE_SRC, MIN_RUNNER_REPEAT, build_bw_probe, probe_bandwidth,  # noqa: E402
-                     time_interleaved)
+from .timing import (
+    BW_PROBE_SRC,
+    MIN_RUNNER_REPEAT,
+    build_bw_probe,
+    probe_bandwidth,  # noqa: E402
+    time_interleaved,
+)
 
 __all__ = [
-    "BW_PROBE_SRC", "CFS", "INSN_STEPS", "MARKERS", "MIN_RUNNER_REPEAT", "MODELS_VERSION", "NAMES", "PRUNED_MODES",
-    "QUICK_CFS", "QUICK_SIZES", "SCHEMES", "SIZES", "STEPS", "Size", "Variant", "build_bw_probe", "cf_label",
-    "cf_slug", "evaluate_targets", "find_insn_count", "format_markdown", "hlfgen_fingerprint", "log", "machine_info",
-    "main_args", "make_model", "phase_detail", "probe_bandwidth", "rerender", "run_bench", "small_hidden_stacked",
-    "stack_layers", "summarize", "time_interleaved", "variants", "write_plot",
-    "_build_job", "_count_job", "_eq5", "_model_job", "_weight_split",
+    "BW_PROBE_SRC",
+    "CFS",
+    "INSN_STEPS",
+    "MARKERS",
+    "MIN_RUNNER_REPEAT",
+    "MODELS_VERSION",
+    "NAMES",
+    "PRUNED_MODES",
+    "QUICK_CFS",
+    "QUICK_SIZES",
+    "SCHEMES",
+    "SIZES",
+    "STEPS",
+    "Size",
+    "Variant",
+    "build_bw_probe",
+    "cf_label",
+    "cf_slug",
+    "evaluate_targets",
+    "find_insn_count",
+    "format_markdown",
+    "hlfgen_fingerprint",
+    "log",
+    "machine_info",
+    "main_args",
+    "make_model",
+    "phase_detail",
+    "probe_bandwidth",
+    "rerender",
+    "run_bench",
+    "small_hidden_stacked",
+    "stack_layers",
+    "summarize",
+    "time_interleaved",
+    "variants",
+    "write_plot",
+    "_build_job",
+    "_count_job",
+    "_eq5",
+    "_model_job",
+    "_weight_split",
 ]

@@ -25,10 +25,10 @@ def _model_job(args) -> dict:
     return {"path": str(path), "seconds": time.perf_counter() - t0, "cached": False}
 
 
-
 # ---------------------------------------------------------------------------
 # Builds (worker processes)
 # ---------------------------------------------------------------------------
+
 
 def _weight_split(prog) -> dict:
     """Weight bytes of the program split into input projections (W, one GEMM per run) and the rest."""
@@ -80,16 +80,31 @@ def _build_job(args) -> dict:
         c_hash = _gen_hash(d / "out")
         c_bytes = sum(p.stat().st_size for p in (d / "out").glob("*.[chS]"))
         weights_fmt = "bin" if any((d / "out").glob("*_weights.bin")) else "c"
-        info = {"stamp": stamp, "model": str(model), "target": target, "mode": mode, "generate_s": t1 - t0,
-                "c_hash": c_hash, "c_bytes": c_bytes, "weights_format": weights_fmt,
-                "kernels": sorted({c["kernel"] for c in gen.program.sparse_choices}),
-                "input_size": gen.model.layers[0].input_size, **_weight_split(gen.program)}
+        info = {
+            "stamp": stamp,
+            "model": str(model),
+            "target": target,
+            "mode": mode,
+            "generate_s": t1 - t0,
+            "c_hash": c_hash,
+            "c_bytes": c_bytes,
+            "weights_format": weights_fmt,
+            "kernels": sorted({c["kernel"] for c in gen.program.sparse_choices}),
+            "input_size": gen.model.layers[0].input_size,
+            **_weight_split(gen.program),
+        }
         if c_hash in seen:  # same C as another mode: same binary
             other = results[seen[c_hash]]
             info.update(exe=other["exe"], compile_s=0.0, same_as=seen[c_hash])
         else:
-            exe = compile_out(gen.out_dir, d / "build", target=target, werror=False,
-                              native=(target == "host"), static=(target != "host") or None)
+            exe = compile_out(
+                gen.out_dir,
+                d / "build",
+                target=target,
+                werror=False,
+                native=(target == "host"),
+                static=(target != "host") or None,
+            )
             info.update(exe=str(exe), compile_s=time.perf_counter() - t1)
             seen[c_hash] = mode
         shutil.rmtree(d / "out", ignore_errors=True)  # the sources are big (float literals); the binary stays
@@ -127,15 +142,20 @@ def _count_job(args) -> dict:
     for r in (1, 2):
         out = Path(work) / f"insn_out{r}"
         out.mkdir(parents=True, exist_ok=True)
-        res = count.count_instructions([str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)],
-                                       hist=False)
+        res = count.count_instructions(
+            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)], hist=False
+        )
         if res.get("returncode", 0) != 0:
             raise RuntimeError(f"runner failed under qemu: {res}")
         totals.append(res["total"])
-    info = {"exe_hash": key, "insn_per_step": (totals[1] - totals[0]) / steps, "steps": steps, "count_s": time.perf_counter() - t0}
+    info = {
+        "exe_hash": key,
+        "insn_per_step": (totals[1] - totals[0]) / steps,
+        "steps": steps,
+        "count_s": time.perf_counter() - t0,
+    }
     info_file.write_text(json.dumps(info))
     return dict(info, cached=False)
-
 
 
 def _eq5(model: Path) -> dict:
@@ -146,4 +166,3 @@ def _eq5(model: Path) -> dict:
     dense = sum(m["shape"][0] * m["shape"][1] for m in mats)
     ops = sum(m["ops"] for m in mats)
     return {"dense_macs": dense, "macs": ops, "op_reduction": dense / ops}
-

@@ -41,16 +41,19 @@ class Size:
         return f"{bi}{self.kind.upper()} {self.hidden}{stack}"
 
 
-SIZES = {s.name: s for s in (
-    Size("lstm650x2", "lstm", 650, 650, layers=2),
-    Size("lstm512", "lstm", 512, 512),
-    Size("bilstm256", "lstm", 256, 256, "bidirectional"),
-    Size("lstm128", "lstm", 128, 128),
-    Size("gru650x2", "gru", 650, 650, layers=2),
-    Size("gru512", "gru", 512, 512),
-    Size("bigru256", "gru", 256, 256, "bidirectional"),
-    Size("gru128", "gru", 128, 128),
-)}
+SIZES = {
+    s.name: s
+    for s in (
+        Size("lstm650x2", "lstm", 650, 650, layers=2),
+        Size("lstm512", "lstm", 512, 512),
+        Size("bilstm256", "lstm", 256, 256, "bidirectional"),
+        Size("lstm128", "lstm", 128, 128),
+        Size("gru650x2", "gru", 650, 650, layers=2),
+        Size("gru512", "gru", 512, 512),
+        Size("bigru256", "gru", 256, 256, "bidirectional"),
+        Size("gru128", "gru", 128, 128),
+    )
+}
 QUICK_SIZES = ("lstm128",)
 QUICK_CFS = ("2.5",)
 
@@ -70,9 +73,15 @@ def cf_slug(cf: str) -> str:
 # Fingerprints: a build is reused when its model file and hlfgen are unchanged
 # ---------------------------------------------------------------------------
 
+
 def _hash_tree(h, root: Path, suffixes=(".py", ".c", ".h", ".j2", ".cmake", ".txt"), skip=()) -> None:
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in suffixes and "__pycache__" not in p.parts and p.relative_to(root).parts[0] not in skip:
+        if (
+            p.is_file()
+            and p.suffix in suffixes
+            and "__pycache__" not in p.parts
+            and p.relative_to(root).parts[0] not in skip
+        ):
             h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
 
@@ -85,8 +94,11 @@ def hlfgen_fingerprint() -> str:
     for d in (resources.runtime_dir(), resources.templates_dir(), resources.toolchains_dir()):
         _hash_tree(h, Path(d))
     for tool in ("gcc", "aarch64-linux-gnu-gcc"):
-        h.update(subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.encode()
-                 if shutil.which(tool) else b"-")
+        h.update(
+            subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.encode()
+            if shutil.which(tool)
+            else b"-"
+        )
     return h.hexdigest()[:16]
 
 
@@ -101,6 +113,7 @@ def _file_hash(path: Path) -> str:
 # ---------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------
+
 
 def _prefixed(model, prefix: str, rename_io: dict[str, str]):
     """Copies of the graph's nodes and initializers with every internal name prefixed."""
@@ -142,10 +155,12 @@ def stack_layers(m1, m2, kind: str):
     squeeze = helper.make_node("Squeeze", ["l0.Y", "l0.squeeze_axes"], ["l1.X"], name="l0.squeeze")
     x = m1.graph.input[0]
     outs = [o for o in m2.graph.output]
-    graph = helper.make_graph(n1 + [squeeze] + n2, f"hlfgen_bench_{kind}_2layers", [x], outs,
-                              initializer=i1 + [axes] + i2)
-    model = helper.make_model(graph, opset_imports=list(m1.opset_import), producer_name="hlfgen",
-                              ir_version=m1.ir_version)
+    graph = helper.make_graph(
+        n1 + [squeeze] + n2, f"hlfgen_bench_{kind}_2layers", [x], outs, initializer=i1 + [axes] + i2
+    )
+    model = helper.make_model(
+        graph, opset_imports=list(m1.opset_import), producer_name="hlfgen", ir_version=m1.ir_version
+    )
     props = {p.key: p.value for p in m1.metadata_props}
     helper.set_model_props(model, props)
     model.doc_string = "2 layers: " + m1.doc_string + " | " + m2.doc_string
@@ -172,18 +187,21 @@ def make_model(size: Size, scheme: str, cf: str | None, k: int, path: Path) -> N
     cfv = cf or "1"
     common = dict(kind=size.kind, direction=size.direction, k=k)
     if size.layers == 1:
-        m = make_example_model(input_size=size.input_size, hidden_size=size.hidden, compression=cfv, seed=0,
-                               scheme=scheme, **common)
+        m = make_example_model(
+            input_size=size.input_size, hidden_size=size.hidden, compression=cfv, seed=0, scheme=scheme, **common
+        )
     elif size.layers == 2:
         if scheme == "small":  # one h for both layers, over the parameters of both
             h = small_hidden_stacked(size.input_size, size.hidden, 2, cfv)
             m1 = make_example_model(input_size=size.input_size, hidden_size=h, seed=0, scheme="dense", **common)
             m2 = make_example_model(input_size=h, hidden_size=h, seed=1, scheme="dense", **common)
         else:
-            m1 = make_example_model(input_size=size.input_size, hidden_size=size.hidden, compression=cfv,
-                                    seed=0, scheme=scheme, **common)
-            m2 = make_example_model(input_size=size.hidden, hidden_size=size.hidden, compression=cfv,
-                                    seed=1, scheme=scheme, **common)
+            m1 = make_example_model(
+                input_size=size.input_size, hidden_size=size.hidden, compression=cfv, seed=0, scheme=scheme, **common
+            )
+            m2 = make_example_model(
+                input_size=size.hidden, hidden_size=size.hidden, compression=cfv, seed=1, scheme=scheme, **common
+            )
         m = stack_layers(m1, m2, size.kind)
     else:
         raise ValueError(f"{size.name}: {size.layers} layers not supported")
@@ -196,6 +214,7 @@ def make_model(size: Size, scheme: str, cf: str | None, k: int, path: Path) -> N
 # ---------------------------------------------------------------------------
 # Variants: what is built and timed for each size
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class Variant:
@@ -226,4 +245,3 @@ def variants(sizes, cfs, ks) -> list[Variant]:
 def log(msg: str) -> None:
     """A time-stamped progress line on stderr (all of the bench's modules log through this)."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-

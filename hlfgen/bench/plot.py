@@ -7,16 +7,29 @@ from pathlib import Path
 
 from .models import SIZES, log
 
-MARKERS = {"dense": ("s", "black"), "small": ("v", "tab:gray"), "lmf": ("^", "tab:blue"), "hlf": ("o", "tab:red"),
-           "pruned": ("x", "tab:green"), "pruned-sparse": ("+", "tab:olive")}
-NAMES = {"dense": "Baseline", "small": "SB", "lmf": "LMF", "hlf": "HLF", "pruned": "P (fastest build)",
-         "pruned-sparse": "P (sparse kernels)"}
+MARKERS = {
+    "dense": ("s", "black"),
+    "small": ("v", "tab:gray"),
+    "lmf": ("^", "tab:blue"),
+    "hlf": ("o", "tab:red"),
+    "pruned": ("x", "tab:green"),
+    "pruned-sparse": ("+", "tab:olive"),
+}
+NAMES = {
+    "dense": "Baseline",
+    "small": "SB",
+    "lmf": "LMF",
+    "hlf": "HLF",
+    "pruned": "P (fastest build)",
+    "pruned-sparse": "P (sparse kernels)",
+}
 
 
 def write_plot(result: dict, path: Path) -> str:
     """Figure 2 style: speed-up over dense against compression, one marker per scheme, a panel per size."""
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -28,8 +41,9 @@ def write_plot(result: dict, path: Path) -> str:
     nmetric = 2 if has_insn else 1
     ncols = min(4, len(sizes))
     size_rows = -(-len(sizes) // ncols)
-    fig, axes = plt.subplots(size_rows * nmetric, ncols, figsize=(3.6 * ncols, 3.0 * size_rows * nmetric),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        size_rows * nmetric, ncols, figsize=(3.6 * ncols, 3.0 * size_rows * nmetric), squeeze=False
+    )
     for ax in axes.flat:
         ax.set_visible(False)
     for i, size in enumerate(sizes):
@@ -38,13 +52,19 @@ def write_plot(result: dict, path: Path) -> str:
             ax = axes[(i // ncols) * nmetric + m][col]
             ax.set_visible(True)
             for scheme, (mk, color) in MARKERS.items():
-                pts = [(1.0 if s["cf"] is None else float(Fraction(s["cf"])), s[key]) for s in result["summary"]
-                       if s["size"] == size and s["scheme"] == scheme and key in s]
+                pts = [
+                    (1.0 if s["cf"] is None else float(Fraction(s["cf"])), s[key])
+                    for s in result["summary"]
+                    if s["size"] == size and s["scheme"] == scheme and key in s
+                ]
                 if pts:
                     xs, ys = zip(*sorted(pts))
                     ax.plot(xs, ys, marker=mk, color=color, label=NAMES[scheme], linestyle="-" if len(xs) > 1 else "")
-            eq5 = sorted((float(Fraction(s["cf"])), s["eq5"]) for s in result["summary"]
-                         if s["size"] == size and s["scheme"] == "hlf" and s.get("eq5"))
+            eq5 = sorted(
+                (float(Fraction(s["cf"])), s["eq5"])
+                for s in result["summary"]
+                if s["size"] == size and s["scheme"] == "hlf" and s.get("eq5")
+            )
             if eq5:
                 ax.plot(*zip(*eq5), color="tab:red", linestyle=":", label="Eq. 5")
             ax.axhline(1.0, color="black", linewidth=0.5)
@@ -55,10 +75,12 @@ def write_plot(result: dict, path: Path) -> str:
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("Speed-up over the dense baseline against compression (cf. hlf-paper Figure 2; "
-                 f"batch 1, T = {result['config']['steps']})", fontsize=10)
+    fig.suptitle(
+        "Speed-up over the dense baseline against compression (cf. hlf-paper Figure 2; "
+        f"batch 1, T = {result['config']['steps']})",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return str(path.name)
-

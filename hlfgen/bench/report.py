@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .models import SIZES, STEPS, cf_label
 
+
 def _git_state() -> dict:
     """Commit and modified files of the checkout the bench runs from (the bench dir's, the cwd's or,
     for an editable install, the sources'): an installed wheel has no .git of its own."""
@@ -20,10 +21,14 @@ def _git_state() -> dict:
     root = next((c for c in cands if (c / ".git").exists()), None)
     if root is None:
         return {}
+
     def git(*a):
         return subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True).stdout.rstrip()
-    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
-            "modified": [line[3:] for line in git("status", "--porcelain").splitlines()]}
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD").strip(),
+        "modified": [line[3:] for line in git("status", "--porcelain").splitlines()],
+    }
 
 
 def machine_info(loadavg_at_start=None) -> dict:
@@ -34,10 +39,18 @@ def machine_info(loadavg_at_start=None) -> dict:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0] \
-        if shutil.which("gcc") else ""
-    info = {"cpu": model or platform.processor(), "cores": os.cpu_count(), "gcc": gcc,
-            "python": platform.python_version(), "hlfgen_source": _git_state()}
+    gcc = (
+        subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        if shutil.which("gcc")
+        else ""
+    )
+    info = {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "gcc": gcc,
+        "python": platform.python_version(),
+        "hlfgen_source": _git_state(),
+    }
     if loadavg_at_start is not None:
         info["loadavg_at_start"] = loadavg_at_start
     try:
@@ -58,16 +71,27 @@ def phase_detail(rows) -> dict:
     for k in ("generate_s", "compile_s", "a73_generate_s", "a73_compile_s"):
         d[k] = sum(r.get(k, 0.0) for r in rows)
     d["slowest_compiles"] = sorted(
-        ({"key": r["key"], "mode": r["mode"], "c_mb": round(r["c_bytes"] / 1e6, 1),
-          "generate_s": round(r["generate_s"], 1), "compile_s": round(r["compile_s"], 1),
-          "weights": r.get("weights_format")}
-         for r in rows if not r["cached"]), key=lambda e: -e["compile_s"])[:6]
+        (
+            {
+                "key": r["key"],
+                "mode": r["mode"],
+                "c_mb": round(r["c_bytes"] / 1e6, 1),
+                "generate_s": round(r["generate_s"], 1),
+                "compile_s": round(r["compile_s"], 1),
+                "weights": r.get("weights_format"),
+            }
+            for r in rows
+            if not r["cached"]
+        ),
+        key=lambda e: -e["compile_s"],
+    )[:6]
     return d
 
 
 # ---------------------------------------------------------------------------
 # Summary, targets, outputs
 # ---------------------------------------------------------------------------
+
 
 def summarize(result: dict) -> list[dict]:
     """One row per (size, scheme, CF): pruned = its fastest mode (host) / fewest instructions (aarch64)."""
@@ -86,12 +110,21 @@ def summarize(result: dict) -> list[dict]:
     for (size, scheme, cf), rs in groups.items():
         best = min(rs, key=lambda r: r["us_per_step"]["median"])
         d = dense[size]
-        s = {"size": size, "scheme": scheme, "cf": cf, "cf_label": cf_label(cf), "mode": best["mode"],
-             "kernels": best["kernels"], "weight_bytes": best["weight_bytes"], "us": best["us_per_step"],
-             "speedup": d["us_per_step"]["median"] / best["us_per_step"]["median"],
-             # the same from the fastest round of each (other jobs on the machine only ever add time)
-             "speedup_min": d["us_per_step"]["min"] / min(r["us_per_step"]["min"] for r in rs),
-             "eff_bw_gbs": best["eff_bw_gbs"], "probe_bw_gbs": best["probe_bw_gbs"]}
+        s = {
+            "size": size,
+            "scheme": scheme,
+            "cf": cf,
+            "cf_label": cf_label(cf),
+            "mode": best["mode"],
+            "kernels": best["kernels"],
+            "weight_bytes": best["weight_bytes"],
+            "us": best["us_per_step"],
+            "speedup": d["us_per_step"]["median"] / best["us_per_step"]["median"],
+            # the same from the fastest round of each (other jobs on the machine only ever add time)
+            "speedup_min": d["us_per_step"]["min"] / min(r["us_per_step"]["min"] for r in rs),
+            "eff_bw_gbs": best["eff_bw_gbs"],
+            "probe_bw_gbs": best["probe_bw_gbs"],
+        }
         for base in ("ort", "tract"):
             if f"{base}_us_per_step" in best:
                 s[f"{base}_us"] = best[f"{base}_us_per_step"]["median"]
@@ -107,8 +140,7 @@ def summarize(result: dict) -> list[dict]:
             s["eq5"] = best["eq5"]["op_reduction"]
         out.append(s)
     order = {k: i for i, k in enumerate(("dense", "small", "lmf", "hlf", "pruned", "pruned-sparse"))}
-    out.sort(key=lambda s: (float(Fraction(s["cf"])) if s["cf"] else 0.0,
-                            order.get(s["scheme"], 3.5), s["scheme"]))
+    out.sort(key=lambda s: (float(Fraction(s["cf"])) if s["cf"] else 0.0, order.get(s["scheme"], 3.5), s["scheme"]))
     return out
 
 
@@ -127,43 +159,110 @@ def evaluate_targets(result: dict) -> list[dict]:
 
     def add(target, size, cf, value, goal, higher_is_better, what, value_min=None):
         if value is None or not math.isfinite(value):
-            out.append({"target": target, "size": size, "cf": cf_label(cf) if cf else None, "value": None,
-                        "goal": goal, "met": None, "what": what})
+            out.append(
+                {
+                    "target": target,
+                    "size": size,
+                    "cf": cf_label(cf) if cf else None,
+                    "value": None,
+                    "goal": goal,
+                    "met": None,
+                    "what": what,
+                }
+            )
             return
         met = value >= goal if higher_is_better else value <= goal
         # margin: how far from the goal, as a factor (>1 means it needs that much more)
-        miss = (goal / value if higher_is_better else value / goal)
+        miss = goal / value if higher_is_better else value / goal
         met_min = None if value_min is None else (value_min >= goal if higher_is_better else value_min <= goal)
-        out.append({"target": target, "size": size, "cf": cf_label(cf) if cf else None, "value": value,
-                    "goal": goal, "met": met, "miss_factor": None if met else miss, "what": what,
-                    "value_min": value_min, "met_min": met_min})
+        out.append(
+            {
+                "target": target,
+                "size": size,
+                "cf": cf_label(cf) if cf else None,
+                "value": value,
+                "goal": goal,
+                "met": met,
+                "miss_factor": None if met else miss,
+                "what": what,
+                "value_min": value_min,
+                "met_min": met_min,
+            }
+        )
 
     for size in sizes:
         d = _find(summ, size, "dense", None)
-        add("dense hlfgen/ORT <= 1.0", size, None, d.get("vs_ort"), 1.0, False, "time ratio hlfgen/onnxruntime",
-            d.get("vs_ort_min"))
-        add("dense hlfgen/tract < 1.0", size, None, d.get("vs_tract"), 1.0, False, "time ratio hlfgen/tract",
-            d.get("vs_tract_min"))
+        add(
+            "dense hlfgen/ORT <= 1.0",
+            size,
+            None,
+            d.get("vs_ort"),
+            1.0,
+            False,
+            "time ratio hlfgen/onnxruntime",
+            d.get("vs_ort_min"),
+        )
+        add(
+            "dense hlfgen/tract < 1.0",
+            size,
+            None,
+            d.get("vs_tract"),
+            1.0,
+            False,
+            "time ratio hlfgen/tract",
+            d.get("vs_tract_min"),
+        )
         if "2.5" in cfs:
             h = _find(summ, size, "hlf", "2.5")
             v = 1 / h["vs_ort"] if h and h.get("vs_ort") else None
             vm = 1 / h["vs_ort_min"] if h and h.get("vs_ort_min") else None
-            add("HLF CF2.5: ORT/hlfgen >= 2", size, "2.5", v, 2.0, True, "onnxruntime time / hlfgen time, same file",
-                vm)
+            add(
+                "HLF CF2.5: ORT/hlfgen >= 2", size, "2.5", v, 2.0, True, "onnxruntime time / hlfgen time, same file", vm
+            )
         for cf in cfs:
             h, p = _find(summ, size, "hlf", cf), _find(summ, size, "pruned", cf)
             if h and p:
-                add("HLF >= 1.5x best pruned (host)", size, cf, p["us"]["median"] / h["us"]["median"], 1.5, True,
-                    "best pruned time / HLF time", h["speedup_min"] / p["speedup_min"])
+                add(
+                    "HLF >= 1.5x best pruned (host)",
+                    size,
+                    cf,
+                    p["us"]["median"] / h["us"]["median"],
+                    1.5,
+                    True,
+                    "best pruned time / HLF time",
+                    h["speedup_min"] / p["speedup_min"],
+                )
                 if "insn_per_step" in h and "insn_per_step" in p:
-                    add("HLF >= 1.5x best pruned (aarch64 insns)", size, cf, p["insn_per_step"] / h["insn_per_step"],
-                        1.5, True, "best pruned insns / HLF insns")
+                    add(
+                        "HLF >= 1.5x best pruned (aarch64 insns)",
+                        size,
+                        cf,
+                        p["insn_per_step"] / h["insn_per_step"],
+                        1.5,
+                        True,
+                        "best pruned insns / HLF insns",
+                    )
             if h and h.get("eq5"):
-                add("HLF speed-up >= 0.8x Eq. 5 (host)", size, cf, h["speedup"] / h["eq5"], 0.8, True,
-                    "(dense time / HLF time) / Eq. 5", h["speedup_min"] / h["eq5"])
+                add(
+                    "HLF speed-up >= 0.8x Eq. 5 (host)",
+                    size,
+                    cf,
+                    h["speedup"] / h["eq5"],
+                    0.8,
+                    True,
+                    "(dense time / HLF time) / Eq. 5",
+                    h["speedup_min"] / h["eq5"],
+                )
                 if "insn_speedup" in h:
-                    add("HLF speed-up >= 0.8x Eq. 5 (aarch64 insns)", size, cf, h["insn_speedup"] / h["eq5"], 0.8,
-                        True, "(dense insns / HLF insns) / Eq. 5")
+                    add(
+                        "HLF speed-up >= 0.8x Eq. 5 (aarch64 insns)",
+                        size,
+                        cf,
+                        h["insn_speedup"] / h["eq5"],
+                        0.8,
+                        True,
+                        "(dense insns / HLF insns) / Eq. 5",
+                    )
     return out
 
 
@@ -173,38 +272,58 @@ def _fmt_us(t: dict) -> str:
 
 def format_markdown(result: dict) -> str:
     m, cfg = result["machine"], result["config"]
-    L = ["# hlfgen benchmark", "",
-         f"Machine: {m['cpu']}, {m['cores']} cores; {m['gcc']}; onnxruntime {m['onnxruntime']}, tract {m['tract']}.",
-         f"Batch 1, T = {cfg['steps']}, single thread. Host: portable kernels, `-O3 -march=native` (Release + "
-         f"HLF_NATIVE); median [min-max] of {cfg['rounds']} interleaved rounds, each round a runner call "
-         f"of ~{cfg['call_s'] * 1000:.0f} ms (`--repeat n` after the runner's untimed warm-up run). "
-         "AArch64: NEON kernels, gcc `-mcpu=cortex-a73`, instructions per step under qemu (runner `--repeat 2` "
-         f"minus `--repeat 1`, / T, at T = {cfg.get('insn_steps', STEPS)}).", ""]
-    L += ["Columns: *µs/step* hlfgen host time; *x dense* speed-up over dense (time); */ORT*, */tract* hlfgen time "
-          "divided by onnxruntime's / tract's time on the same ONNX file (< 1: hlfgen faster); *insn/step* AArch64 "
-          "instructions; *x dense insn* speed-up over dense in instructions; *Eq. 5* the operation reduction; "
-          "*BW* weight bytes streamed per step (R every step, W once per T-step GEMM) / time, against the read "
-          "bandwidth probe over a buffer of the model's weight bytes. *pruned* is the fastest of `--sparse auto`, "
-          "`csr`, `block` (the mode is given; instructions take their own best mode).", ""]
+    L = [
+        "# hlfgen benchmark",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores; {m['gcc']}; onnxruntime {m['onnxruntime']}, tract {m['tract']}.",
+        f"Batch 1, T = {cfg['steps']}, single thread. Host: portable kernels, `-O3 -march=native` (Release + "
+        f"HLF_NATIVE); median [min-max] of {cfg['rounds']} interleaved rounds, each round a runner call "
+        f"of ~{cfg['call_s'] * 1000:.0f} ms (`--repeat n` after the runner's untimed warm-up run). "
+        "AArch64: NEON kernels, gcc `-mcpu=cortex-a73`, instructions per step under qemu (runner `--repeat 2` "
+        f"minus `--repeat 1`, / T, at T = {cfg.get('insn_steps', STEPS)}).",
+        "",
+    ]
+    L += [
+        "Columns: *µs/step* hlfgen host time; *x dense* speed-up over dense (time); */ORT*, */tract* hlfgen time "
+        "divided by onnxruntime's / tract's time on the same ONNX file (< 1: hlfgen faster); *insn/step* AArch64 "
+        "instructions; *x dense insn* speed-up over dense in instructions; *Eq. 5* the operation reduction; "
+        "*BW* weight bytes streamed per step (R every step, W once per T-step GEMM) / time, against the read "
+        "bandwidth probe over a buffer of the model's weight bytes. *pruned* is the fastest of `--sparse auto`, "
+        "`csr`, `block` (the mode is given; instructions take their own best mode).",
+        "",
+    ]
     summ = result["summary"]
     for size in cfg["sizes"]:
-        L += [f"## {SIZES[size].label} (`{size}`)", "",
-              "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | insn/step | x dense insn | Eq. 5 "
-              "| BW GB/s | probe GB/s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        L += [
+            f"## {SIZES[size].label} (`{size}`)",
+            "",
+            "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | insn/step | x dense insn | Eq. 5 "
+            "| BW GB/s | probe GB/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for s in [s for s in summ if s["size"] == size]:
+
             def g(key, fmt="{:.2f}"):
                 return fmt.format(s[key]) if s.get(key) is not None else "n/a"
-            name = s["scheme"] + (f" ({s['mode']}: {'+'.join(s['kernels']) or 'dense'})"
-                                  if s["scheme"].startswith("pruned") else "")
-            L.append(f"| {name} | {s['cf_label']} | {s['weight_bytes'] / 1024:.0f} | {_fmt_us(s['us'])} | "
-                     f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('insn_per_step', '{:.0f}')} | "
-                     f"{g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |")
+
+            name = s["scheme"] + (
+                f" ({s['mode']}: {'+'.join(s['kernels']) or 'dense'})" if s["scheme"].startswith("pruned") else ""
+            )
+            L.append(
+                f"| {name} | {s['cf_label']} | {s['weight_bytes'] / 1024:.0f} | {_fmt_us(s['us'])} | "
+                f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('insn_per_step', '{:.0f}')} | "
+                f"{g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
+            )
         L.append("")
-    L += ["## Targets (issue 5)", "",
-          "*value* from the medians (the verdict); *fastest rounds* the same ratio from each variant's fastest "
-          "round, for host times (other jobs on the machine only ever add time).", "",
-          "| target | size | CF | value | goal | result | fastest rounds |", "|---|---|---|---|---|---|---|"]
+    L += [
+        "## Targets (issue 5)",
+        "",
+        "*value* from the medians (the verdict); *fastest rounds* the same ratio from each variant's fastest "
+        "round, for host times (other jobs on the machine only ever add time).",
+        "",
+        "| target | size | CF | value | goal | result | fastest rounds |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in result["targets"]:
         if t["met"] is None:
             res = "n/a"
@@ -221,17 +340,24 @@ def format_markdown(result: dict) -> str:
     met_min = sum(1 for t in result["targets"] if t.get("met_min") or (t.get("value_min") is None and t["met"]))
     L += ["", f"{met} of {tot} met ({met_min} by the fastest rounds).", "", "## Phases", ""]
     ph, pd = result["phases"], result["phase_detail"]
-    L += [f"- models: {ph['models']:.1f} s wall", f"- builds + instruction counts: {ph['builds']:.1f} s wall "
-          f"(generate host {pd['generate_s']:.0f} s + aarch64 {pd['a73_generate_s']:.0f} s, compile host "
-          f"{pd['compile_s']:.0f} s + aarch64 {pd['a73_compile_s']:.0f} s, summed over {cfg['jobs']} workers)",
-          f"- timing: {ph['timing']:.1f} s wall", f"- total: {ph['total']:.1f} s", ""]
+    L += [
+        f"- models: {ph['models']:.1f} s wall",
+        f"- builds + instruction counts: {ph['builds']:.1f} s wall "
+        f"(generate host {pd['generate_s']:.0f} s + aarch64 {pd['a73_generate_s']:.0f} s, compile host "
+        f"{pd['compile_s']:.0f} s + aarch64 {pd['a73_compile_s']:.0f} s, summed over {cfg['jobs']} workers)",
+        f"- timing: {ph['timing']:.1f} s wall",
+        f"- total: {ph['total']:.1f} s",
+        "",
+    ]
     if pd["slowest_compiles"]:
         L += ["Slowest host builds (generated C size, generate and compile seconds):", ""]
-        L += [f"- {e['key']} ({e['mode']}, weights {e['weights']}): {e['c_mb']} MB of C/asm, generate {e['generate_s']} s, "
-              f"compile {e['compile_s']} s" for e in pd["slowest_compiles"]]
+        L += [
+            f"- {e['key']} ({e['mode']}, weights {e['weights']}): {e['c_mb']} MB of C/asm, generate {e['generate_s']} s, "
+            f"compile {e['compile_s']} s"
+            for e in pd["slowest_compiles"]
+        ]
         L.append("")
     for fl in result.get("failures", []):
         L.append(f"- FAILED {fl['what']} {fl['key']} {fl['target']}: {fl['error'].splitlines()[-1][:200]}")
     L += [f"Plot: {result.get('plot')}", ""]
     return "\n".join(L)
-

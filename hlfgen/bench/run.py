@@ -14,17 +14,49 @@ from pathlib import Path
 import numpy as np
 
 from .jobs import _build_job, _count_job, _eq5, _model_job, find_insn_count
-from .models import (CFS, INSN_STEPS, MODELS_VERSION, QUICK_CFS, QUICK_SIZES, SIZES, STEPS, _file_hash, cf_label,
-                     hlfgen_fingerprint, log, variants)
+from .models import (
+    CFS,
+    INSN_STEPS,
+    MODELS_VERSION,
+    QUICK_CFS,
+    QUICK_SIZES,
+    SIZES,
+    STEPS,
+    _file_hash,
+    cf_label,
+    hlfgen_fingerprint,
+    log,
+    variants,
+)
 from .plot import write_plot
 from .report import evaluate_targets, format_markdown, machine_info, phase_detail, summarize
-from .timing import _ort_call, _runner_call, _stats, _Timed, _tract_call, build_bw_probe, probe_bandwidth, \
-    time_interleaved
+from .timing import (
+    _ort_call,
+    _runner_call,
+    _stats,
+    _Timed,
+    _tract_call,
+    build_bw_probe,
+    probe_bandwidth,
+    time_interleaved,
+)
 
 
-def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None, ks=(1,), quick: bool = False,
-              rounds: int | None = None, call_s: float | None = None, jobs: int | None = None,
-              insn: bool = True, baselines: bool = True, plot: bool = True, insn_steps: int = INSN_STEPS) -> dict:
+def run_bench(
+    out_dir: str | os.PathLike = "bench-out",
+    *,
+    sizes=None,
+    cfs=None,
+    ks=(1,),
+    quick: bool = False,
+    rounds: int | None = None,
+    call_s: float | None = None,
+    jobs: int | None = None,
+    insn: bool = True,
+    baselines: bool = True,
+    plot: bool = True,
+    insn_steps: int = INSN_STEPS,
+) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     work = out_dir / "work"
@@ -57,7 +89,9 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
     t0 = time.perf_counter()
     cpu_m = _cpu_s()
     model_path = {v.key: work / "models" / f"{v.key}.onnx" for v in vs}
-    margs = [(v.size, v.scheme.split("-")[0], v.cf, v.k, str(model_path[v.key]), f"{fp}:{MODELS_VERSION}:{v}") for v in vs]
+    margs = [
+        (v.size, v.scheme.split("-")[0], v.cf, v.k, str(model_path[v.key]), f"{fp}:{MODELS_VERSION}:{v}") for v in vs
+    ]
     model_s: dict[str, float] = {}
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for v, res in zip(vs, pool.map(_model_job, margs)):
@@ -103,13 +137,19 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
                     if t != "host":
                         for mode, info in res["results"].items():
                             wd = Path(info["exe"]).parent.parent / "insn"
-                            g = pool.submit(_count_job, (info["exe"], str(xi_paths[v.size]), str(wd), str(count_py),
-                                                         insn_steps))
+                            g = pool.submit(
+                                _count_job, (info["exe"], str(xi_paths[v.size]), str(wd), str(count_py), insn_steps)
+                            )
                             pending[g] = ("count", v, mode)
                             n_counts += 1
-                    log(f"built {v.key} {t} " + ", ".join(
-                        f"{m}: gen {i['generate_s']:.1f} s cc {i['compile_s']:.1f} s" + (" (cached)" if i["cached"] else "")
-                        for m, i in res["results"].items()))
+                    log(
+                        f"built {v.key} {t} "
+                        + ", ".join(
+                            f"{m}: gen {i['generate_s']:.1f} s cc {i['compile_s']:.1f} s"
+                            + (" (cached)" if i["cached"] else "")
+                            for m, i in res["results"].items()
+                        )
+                    )
                 else:
                     counts[(v.key, t)] = res
                     if len(counts) % 20 == 0 or len(counts) == n_counts:
@@ -140,8 +180,9 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
                 if info["exe"] in done_exes:  # same binary as another mode: same time
                     continue
                 done_exes[info["exe"]] = f"hlfgen:{v.key}:{mode}"
-                items.append(_Timed(f"hlfgen:{v.key}:{mode}",
-                                    _runner_call(Path(info["exe"]), x, work / "run_out" / v.key)))
+                items.append(
+                    _Timed(f"hlfgen:{v.key}:{mode}", _runner_call(Path(info["exe"]), x, work / "run_out" / v.key))
+                )
             if have_ort:
                 items.append(_Timed(f"ort:{v.key}", _ort_call(model_path[v.key], x)))
             if have_tract:
@@ -156,8 +197,9 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
         for v in [v for v in vs if v.size == s]:
             for mode, info in builds[(v.key, "host")].items():
                 timings.setdefault(f"hlfgen:{v.key}:{mode}", timings[done_exes[info["exe"]]])
-        wb = sorted({builds[(v.key, "host")][m]["weight_bytes"] for v in vs if v.size == s
-                     for m in builds[(v.key, "host")]})
+        wb = sorted(
+            {builds[(v.key, "host")][m]["weight_bytes"] for v in vs if v.size == s for m in builds[(v.key, "host")]}
+        )
         bw.update(probe_bandwidth(probe, wb))
     phases["timing"] = time.perf_counter() - t0
     log(f"timing: {phases['timing']:.1f} s")
@@ -171,12 +213,25 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
         for mode, info in builds[(v.key, "host")].items():
             t = timings[f"hlfgen:{v.key}:{mode}"]
             streamed = info["r_bytes"] + info["w_bytes"] / STEPS
-            row = {"size": v.size, "scheme": v.scheme, "cf": v.cf, "cf_label": cf_label(v.cf), "mode": mode,
-                   "key": v.key, "kernels": info["kernels"], "same_as": info.get("same_as"),
-                   "weight_bytes": info["weight_bytes"], "streamed_bytes_per_step": streamed,
-                   "us_per_step": t, "c_bytes": info["c_bytes"],
-                   "generate_s": info["generate_s"], "compile_s": info["compile_s"], "cached": info["cached"],
-                   "model_s": model_s[v.key], "weights_format": info.get("weights_format")}
+            row = {
+                "size": v.size,
+                "scheme": v.scheme,
+                "cf": v.cf,
+                "cf_label": cf_label(v.cf),
+                "mode": mode,
+                "key": v.key,
+                "kernels": info["kernels"],
+                "same_as": info.get("same_as"),
+                "weight_bytes": info["weight_bytes"],
+                "streamed_bytes_per_step": streamed,
+                "us_per_step": t,
+                "c_bytes": info["c_bytes"],
+                "generate_s": info["generate_s"],
+                "compile_s": info["compile_s"],
+                "cached": info["cached"],
+                "model_s": model_s[v.key],
+                "weights_format": info.get("weights_format"),
+            }
             a = builds.get((v.key, "cortex-a73"), {}).get(mode)
             if a:
                 row["a73_generate_s"], row["a73_compile_s"] = a["generate_s"], a["compile_s"]
@@ -194,9 +249,21 @@ def run_bench(out_dir: str | os.PathLike = "bench-out", *, sizes=None, cfs=None,
             rows.append(row)
     result = {
         "machine": machine_info(load_start),
-        "config": {"sizes": sizes, "cfs": cfs, "ks": list(ks), "steps": STEPS, "batch": 1, "rounds": rounds,
-                   "call_s": call_s, "jobs": jobs, "quick": quick, "insn": bool(count_py), "insn_steps": insn_steps,
-                   "ort": have_ort, "tract": have_tract},
+        "config": {
+            "sizes": sizes,
+            "cfs": cfs,
+            "ks": list(ks),
+            "steps": STEPS,
+            "batch": 1,
+            "rounds": rounds,
+            "call_s": call_s,
+            "jobs": jobs,
+            "quick": quick,
+            "insn": bool(count_py),
+            "insn_steps": insn_steps,
+            "ort": have_ort,
+            "tract": have_tract,
+        },
         "rows": rows,
         "failures": failures,
     }
@@ -223,7 +290,6 @@ def _cpu_s() -> float:
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
-
 def rerender(out_dir: str | os.PathLike, plot: bool = True) -> dict:
     """Re-derive the summary, targets, markdown and PNG from OUT/bench.json (no measuring)."""
     out_dir = Path(out_dir)
@@ -242,12 +308,24 @@ def main_args(args) -> int:
         res = rerender(args.out, plot=not args.no_plot)
         print(f"rewrote {Path(args.out) / 'benchmarks.md'} from bench.json")
         return 0
-    res = run_bench(args.out, sizes=args.sizes, cfs=args.cf, ks=tuple(args.k), quick=args.quick, rounds=args.rounds,
-                    insn_steps=args.insn_steps,
-                    call_s=args.call_ms / 1000 if args.call_ms else None, jobs=args.jobs, insn=not args.no_insn,
-                    baselines=not args.no_baselines, plot=not args.no_plot)
+    res = run_bench(
+        args.out,
+        sizes=args.sizes,
+        cfs=args.cf,
+        ks=tuple(args.k),
+        quick=args.quick,
+        rounds=args.rounds,
+        insn_steps=args.insn_steps,
+        call_s=args.call_ms / 1000 if args.call_ms else None,
+        jobs=args.jobs,
+        insn=not args.no_insn,
+        baselines=not args.no_baselines,
+        plot=not args.no_plot,
+    )
     missed = [t for t in res["targets"] if t["met"] is False]
-    print(f"wrote {Path(args.out) / 'benchmarks.md'} and bench.json; targets: "
-          f"{sum(1 for t in res['targets'] if t['met'])} met, {len(missed)} missed; "
-          f"total {res['phases']['total']:.0f} s")
+    print(
+        f"wrote {Path(args.out) / 'benchmarks.md'} and bench.json; targets: "
+        f"{sum(1 for t in res['targets'] if t['met'])} met, {len(missed)} missed; "
+        f"total {res['phases']['total']:.0f} s"
+    )
     return 0

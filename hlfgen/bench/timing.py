@@ -45,6 +45,7 @@ def probe_bandwidth(exe: Path, sizes: list[int]) -> dict[int, float]:
 # Timing (serial, interleaved)
 # ---------------------------------------------------------------------------
 
+
 class _Timed:
     """One timed thing: call(n) runs it n times and returns the mean microseconds per run."""
 
@@ -63,6 +64,7 @@ def _runner_call(exe: Path, x: np.ndarray, work: Path):
     def call(n: int) -> float:
         _, mean_us = run_runner(exe, {"X": x}, work_dir=work, repeat=max(n, MIN_RUNNER_REPEAT))
         return mean_us
+
     return call
 
 
@@ -83,6 +85,7 @@ def _ort_call(model: Path, x: np.ndarray):
         for _ in range(n):
             sess.run(None, feeds)
         return (time.perf_counter() - t0) / n * 1e6
+
     return call
 
 
@@ -99,6 +102,7 @@ def _tract_call(model: Path, x: np.ndarray):
         for _ in range(n):
             run.run([x])
         return (time.perf_counter() - t0) / n * 1e6
+
     return call
 
 
@@ -119,4 +123,3 @@ def _stats(samples: list[float], per: int = STEPS) -> dict:
     s = sorted(v / per for v in samples)
     q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0]] * 3
     return {"median": statistics.median(s), "min": s[0], "max": s[-1], "q1": q[0], "q3": q[2], "n": len(s)}
-

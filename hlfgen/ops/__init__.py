@@ -114,8 +114,10 @@ class OpContext:
         if v is None:
             return None
         if fold.is_symbolic(v):
-            raise self.error(f"input {i}{' (' + what + ')' if what else ''} ('{self.input(i)}') depends on the "
-                             f"symbolic dimension(s) {', '.join(fold.symbols_of(v))}")
+            raise self.error(
+                f"input {i}{' (' + what + ')' if what else ''} ('{self.input(i)}') depends on the "
+                f"symbolic dimension(s) {', '.join(fold.symbols_of(v))}"
+            )
         return W.materialize(v)
 
     def weight(self, i: int, what: str = ""):

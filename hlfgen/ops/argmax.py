@@ -22,11 +22,17 @@ def argmax(ctx: OpContext):
         raise ctx.error("input is a scalar")
     axis = norm_axis(ctx, int(ctx.attrs.get("axis", 0)), len(shape))
     keep = int(ctx.attrs.get("keepdims", 1))
-    out_shape = shape[:axis] + ([1] if keep else []) + shape[axis + 1:]
+    out_shape = shape[:axis] + ([1] if keep else []) + shape[axis + 1 :]
     out = TensorInfo(ctx.output(), "int64", tuple(out_shape))
-    attrs = {"onnx_op": ctx.op, "axis": axis, "outer": dim_product(shape[:axis], ctx), "n": shape[axis],
-             "inner": dim_product(shape[axis + 1:], ctx), "last": int(ctx.attrs.get("select_last_index", 0)),
-             "is_min": int(ctx.op == "ArgMin")}
+    attrs = {
+        "onnx_op": ctx.op,
+        "axis": axis,
+        "outer": dim_product(shape[:axis], ctx),
+        "n": shape[axis],
+        "inner": dim_product(shape[axis + 1 :], ctx),
+        "last": int(ctx.attrs.get("select_last_index", 0)),
+        "is_min": int(ctx.op == "ArgMin"),
+    }
     if isinstance(shape[axis], D.Dim):
         attrs["no_stream"] = True  # reduces over time steps
     return [Node(ctx.label, "argmax", [x.name], [out.name], attrs)], [out]

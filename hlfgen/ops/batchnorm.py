@@ -42,9 +42,19 @@ def batchnorm(ctx: OpContext):
     a = scale / np.sqrt(var + eps)
     shift = b - mean * a
     out = TensorInfo(ctx.output(), "float32", x.shape)
-    attrs = {"batch": x.shape[0], "channels": c, "inner": dim_product(list(x.shape[2:]), ctx) if len(x.shape) > 2 else 1}
-    node = Node(ctx.label, "batchnorm", [x.name], [out.name], attrs,
-                weights={"scale": a.astype(np.float32), "shift": shift.astype(np.float32)})
+    attrs = {
+        "batch": x.shape[0],
+        "channels": c,
+        "inner": dim_product(list(x.shape[2:]), ctx) if len(x.shape) > 2 else 1,
+    }
+    node = Node(
+        ctx.label,
+        "batchnorm",
+        [x.name],
+        [out.name],
+        attrs,
+        weights={"scale": a.astype(np.float32), "shift": shift.astype(np.float32)},
+    )
     return [node], [out]
 
 
@@ -53,8 +63,9 @@ def fold_into_conv(model: Model) -> None:
     outputs = {t.name for t in model.outputs}
     readers: dict[str, int] = {}
     for op in model.ops:
-        for n in (op.inputs if isinstance(op, Node) else
-                  [v for v in (op.x, op.seq_lens, op.initial_h, op.initial_c) if v]):
+        for n in (
+            op.inputs if isinstance(op, Node) else [v for v in (op.x, op.seq_lens, op.initial_h, op.initial_c) if v]
+        ):
             readers[n] = readers.get(n, 0) + 1
     producer = {op.outputs[0]: op for op in model.ops if isinstance(op, Node) and op.op == "conv"}
     keep = []

@@ -17,8 +17,12 @@ from ..ir import Node, TensorInfo
 from . import OpContext, register
 from .operands import C_TYPE, ELEM, INLINE_MAX, dtype_of
 
-TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64",
-         onnx.TensorProto.BOOL: "bool"}
+TYPES = {
+    onnx.TensorProto.FLOAT: "float32",
+    onnx.TensorProto.INT32: "int32",
+    onnx.TensorProto.INT64: "int64",
+    onnx.TensorProto.BOOL: "bool",
+}
 
 
 NP = {"float32": np.float32, "int32": np.int32, "int64": np.int64, "bool": np.bool_}
@@ -40,8 +44,16 @@ def _constant(ctx: OpContext, dtype: str):
         inline["v"] = (C_TYPE[dtype], [int(v) for v in value.reshape(-1)] or [0])
         src = ["c", "v"]
     out = TensorInfo(ctx.output(), dtype, tuple(int(d) for d in value.shape))
-    return [Node(ctx.label, "constant", [], [out.name], {"src": src, "inline": inline, "n": int(value.size),
-                                                           "dtype": dtype}, weights=weights)], [out]
+    return [
+        Node(
+            ctx.label,
+            "constant",
+            [],
+            [out.name],
+            {"src": src, "inline": inline, "n": int(value.size), "dtype": dtype},
+            weights=weights,
+        )
+    ], [out]
 
 
 def _cast(ctx: OpContext, dtype: str):
@@ -53,9 +65,22 @@ def _cast(ctx: OpContext, dtype: str):
     out = TensorInfo(ctx.output(), dtype, x.shape)
     if dtype == x.dtype:
         return [Node(ctx.label, "view", [x.name], [out.name], {"onnx_op": ctx.op}, alias=True)], [out]
-    return [Node(ctx.label, "cast", [x.name], [out.name],
-                 {"onnx_op": ctx.op, "from": x.dtype, "to": dtype, "from_elem": ELEM[x.dtype], "to_elem": ELEM[dtype],
-                  "n": D.prod(list(x.shape))})], [out]
+    return [
+        Node(
+            ctx.label,
+            "cast",
+            [x.name],
+            [out.name],
+            {
+                "onnx_op": ctx.op,
+                "from": x.dtype,
+                "to": dtype,
+                "from_elem": ELEM[x.dtype],
+                "to_elem": ELEM[dtype],
+                "n": D.prod(list(x.shape)),
+            },
+        )
+    ], [out]
 
 
 @register("Cast")
@@ -78,7 +103,9 @@ def cast_like(ctx: OpContext):
         try:
             dtype = dtype_of(arr)
         except TypeError:
-            raise ctx.error(f"CastLike to {np.asarray(arr).dtype} is not supported (float32, int32, int64, bool)") from None
+            raise ctx.error(
+                f"CastLike to {np.asarray(arr).dtype} is not supported (float32, int32, int64, bool)"
+            ) from None
         if np.asarray(arr).dtype.kind == "f" and np.asarray(arr).dtype != np.float32:
             raise ctx.error(f"CastLike to {np.asarray(arr).dtype} is not supported (float32, int32, int64, bool)")
     return _cast(ctx, dtype)

@@ -49,9 +49,19 @@ def concat(ctx: OpContext):
     out_shape = list(ref)
     out_shape[axis] = total
     elem = ELEM_SIZE[dtype]
-    items = [{"src": src, "chunk": dim_product(s[axis:], ctx)} for s, src in parts if not (isinstance(dim_product(s[axis:]), int) and dim_product(s[axis:]) == 0)]
-    attrs = {"onnx_op": "Concat", "axis": axis, "outer": dim_product(ref[:axis], ctx),
-             "row": dim_product(out_shape[axis:], ctx), "elem": elem, "parts": items}
+    items = [
+        {"src": src, "chunk": dim_product(s[axis:], ctx)}
+        for s, src in parts
+        if not (isinstance(dim_product(s[axis:]), int) and dim_product(s[axis:]) == 0)
+    ]
+    attrs = {
+        "onnx_op": "Concat",
+        "axis": axis,
+        "outer": dim_product(ref[:axis], ctx),
+        "row": dim_product(out_shape[axis:], ctx),
+        "elem": elem,
+        "parts": items,
+    }
     if isinstance(total, D.Dim):
         attrs["no_stream"] = True  # joins sequences along time
     out = TensorInfo(ctx.output(), dtype, tuple(out_shape))

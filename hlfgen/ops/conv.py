@@ -46,8 +46,10 @@ def conv(ctx: OpContext):
         raise ctx.error(f"group {groups} does not split X's {c} channels and W's {m} filters of {cg} channels")
     win = read_window(ctx, [int(k) for k in w.shape[2:]], rank, dilations=True, ceil=False)
     if win.auto_pad.startswith("SAME") and any(d != 1 for d in win.dilation):
-        raise ctx.error(f"auto_pad {win.auto_pad} with dilations {win.dilation} is not supported "
-                        "(onnxruntime refuses it too); give explicit pads")
+        raise ctx.error(
+            f"auto_pad {win.auto_pad} with dilations {win.dilation} is not supported "
+            "(onnxruntime refuses it too); give explicit pads"
+        )
     bias = None
     if ctx.input(2):
         if ctx.is_runtime(2):
@@ -61,8 +63,16 @@ def conv(ctx: OpContext):
     mg = m // groups
     taps = int(np.prod(w.shape[2:]))
     direct = mg <= DIRECT_MAX_COUT
-    attrs = {"batch": x.shape[0], "groups": groups, "cg": cg, "mg": mg, "direct": direct, "bias": bias is not None,
-             "taps": taps, **win.c_attrs(spatial_in, spatial_out)}
+    attrs = {
+        "batch": x.shape[0],
+        "groups": groups,
+        "cg": cg,
+        "mg": mg,
+        "direct": direct,
+        "bias": bias is not None,
+        "taps": taps,
+        **win.c_attrs(spatial_in, spatial_out),
+    }
     if any(not isinstance(d, int) for d in spatial_in):
         attrs["no_stream"] = True  # windows over the run-time axis (T) mix its steps
     weights = {"b": bias} if bias is not None else {}

@@ -59,9 +59,22 @@ def unary(ctx: OpContext):
                 hi = float(np.asarray(ctx.const(2, "max")).reshape(-1)[0])
         alpha, beta = lo, hi
     out = TensorInfo(ctx.output(), "float32", x.shape)
-    return [Node(ctx.label, "unary", [x.name], [out.name],
-                 {"onnx_op": ctx.op, "expr": expr, "alpha": alpha, "beta": beta,
-                  "uses_a": "alpha" in expr, "uses_b": "beta" in expr})], [out]
+    return [
+        Node(
+            ctx.label,
+            "unary",
+            [x.name],
+            [out.name],
+            {
+                "onnx_op": ctx.op,
+                "expr": expr,
+                "alpha": alpha,
+                "beta": beta,
+                "uses_a": "alpha" in expr,
+                "uses_b": "beta" in expr,
+            },
+        )
+    ], [out]
 
 
 def _operand(ctx: OpContext, i: int, key: str, weights: dict):
@@ -105,7 +118,22 @@ def binary(ctx: OpContext):
         raise ctx.error(f"more than {MAX_RANK} broadcast axes")
     runtime = [s[1] for s in (src_a, src_b) if s[0] == "t"]
     out = TensorInfo(ctx.output(), "float32", tuple(out_shape))
-    return [Node(ctx.label, "binary", list(dict.fromkeys(runtime)), [out.name],
-                 {"onnx_op": ctx.op, "code": BINARY[ctx.op], "dims": dims, "a": src_a[:2], "b": src_b[:2],
-                  "a_full": ma, "b_full": mb, "out_shape": out_shape},
-                 weights=weights)], [out]
+    return [
+        Node(
+            ctx.label,
+            "binary",
+            list(dict.fromkeys(runtime)),
+            [out.name],
+            {
+                "onnx_op": ctx.op,
+                "code": BINARY[ctx.op],
+                "dims": dims,
+                "a": src_a[:2],
+                "b": src_b[:2],
+                "a_full": ma,
+                "b_full": mb,
+                "out_shape": out_shape,
+            },
+            weights=weights,
+        )
+    ], [out]

@@ -24,5 +24,12 @@ def expand(ctx: OpContext):
         dims, mask = [1], 0
     if len(dims) > MAX_RANK:
         raise ctx.error(f"more than {MAX_RANK} broadcast axes")
-    return [Node(ctx.label, "expand", [x.name], [out.name],
-                 {"onnx_op": "Expand", "dims": dims, "full": mask, "elem": ELEM_SIZE[x.dtype], "out_shape": out_shape})], [out]
+    return [
+        Node(
+            ctx.label,
+            "expand",
+            [x.name],
+            [out.name],
+            {"onnx_op": "Expand", "dims": dims, "full": mask, "elem": ELEM_SIZE[x.dtype], "out_shape": out_shape},
+        )
+    ], [out]

@@ -41,7 +41,9 @@ def gather(ctx: OpContext):
     else:
         table = ctx.const(0, "data")
         if table.dtype.kind != "f":
-            raise ctx.error(f"a constant table of dtype {table.dtype} indexed by runtime data is not supported (float32 only)")
+            raise ctx.error(
+                f"a constant table of dtype {table.dtype} indexed by runtime data is not supported (float32 only)"
+            )
         table = const_float(ctx, table, "data")
         dshape, dtype = list(table.shape), "float32"
         weights["table"] = table.reshape(-1) if table.size else np.zeros(1, np.float32)
@@ -78,11 +80,17 @@ def gather(ctx: OpContext):
             attrs["no_stream"] = True  # picks time steps other than the last
         elif isinstance(n, D.Dim):
             attrs["last_step"] = True  # a summary of the sequence (ops/stream.py)
-    out_shape = dshape[:axis] + ishape + dshape[axis + 1:]
-    attrs.update({
-        "outer": dim_product(dshape[:axis], ctx), "n": n, "inner": dim_product(dshape[axis + 1:], ctx),
-        "nidx": nidx, "elem": ELEM_SIZE[dtype], "axis": axis,
-        "embedding": attrs["data"][0] == "w",
-    })
+    out_shape = dshape[:axis] + ishape + dshape[axis + 1 :]
+    attrs.update(
+        {
+            "outer": dim_product(dshape[:axis], ctx),
+            "n": n,
+            "inner": dim_product(dshape[axis + 1 :], ctx),
+            "nidx": nidx,
+            "elem": ELEM_SIZE[dtype],
+            "axis": axis,
+            "embedding": attrs["data"][0] == "w",
+        }
+    )
     out = TensorInfo(ctx.output(), dtype, tuple(out_shape))
     return [Node(ctx.label, "gather", inputs, [out.name], attrs, weights=weights)], [out]

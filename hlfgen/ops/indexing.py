@@ -50,15 +50,22 @@ def topk(ctx: OpContext):
     n = shape[axis]
     if isinstance(k, int) and isinstance(n, int) and k > n:
         raise ctx.error(f"K = {k} exceeds the extent {n} of axis {axis}")
-    out_shape = tuple(shape[:axis] + [k] + shape[axis + 1:])
+    out_shape = tuple(shape[:axis] + [k] + shape[axis + 1 :])
     vals = TensorInfo(ctx.output(0), x.dtype, out_shape)
     idx = TensorInfo(ctx.output(1), "int64", out_shape)
     if not vals.name or not idx.name:
         raise ctx.error("both outputs (Values, Indices) must be named")
     outs = [vals, idx]
-    attrs = {"outer": D.prod(shape[:axis]), "n": n, "inner": D.prod(shape[axis + 1:]), "k": k, "axis": axis,
-             "largest": int(ctx.attrs.get("largest", 1)), "sorted": int(ctx.attrs.get("sorted", 1)),
-             "fn": FN[x.dtype]}
+    attrs = {
+        "outer": D.prod(shape[:axis]),
+        "n": n,
+        "inner": D.prod(shape[axis + 1 :]),
+        "k": k,
+        "axis": axis,
+        "largest": int(ctx.attrs.get("largest", 1)),
+        "sorted": int(ctx.attrs.get("sorted", 1)),
+        "fn": FN[x.dtype],
+    }
     if isinstance(n, D.Dim):
         attrs["no_stream"] = True
     return [Node(ctx.label, "topk", [x.name], [o.name for o in outs], attrs)], outs
@@ -81,19 +88,32 @@ def scatter_elements(ctx: OpContext):
         raise ctx.error("indices and updates of symbolic shape holding one value are not supported")
     rank = len(data.shape)
     if rank == 0 or len(idx.shape) != rank or list(upd.shape) != list(idx.shape):
-        raise ctx.error(f"data {fmt(data.shape)}, indices {fmt(idx.shape)} and updates {fmt(upd.shape)} must have "
-                        "one rank, indices and updates one shape")
+        raise ctx.error(
+            f"data {fmt(data.shape)}, indices {fmt(idx.shape)} and updates {fmt(upd.shape)} must have "
+            "one rank, indices and updates one shape"
+        )
     axis = norm_axis(ctx, int(ctx.attrs.get("axis", 0)), rank)
     red = ctx.attrs.get("reduction", b"none")
     red = red.decode() if isinstance(red, bytes) else str(red)
     if red not in REDUCTIONS:
         raise ctx.error(f"reduction '{red}' is not supported ({', '.join(REDUCTIONS)})")
     out = TensorInfo(ctx.output(), data.dtype, tuple(data.shape))
-    attrs = {"elem": ELEM[data.dtype], "reduction": REDUCTIONS[red], "rank": rank, "dims": list(data.shape),
-             "idims": list(idx.shape), "axis": axis, "data": list(data.src), "idx": list(idx.src),
-             "upd": list(upd.src), "idx_i64": int(idx.dtype == "int64"), "fill": data.broadcast_one,
-             "ctype": {"float32": "float", "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}[data.dtype],
-             "inline": inline, "no_stream": True}
+    attrs = {
+        "elem": ELEM[data.dtype],
+        "reduction": REDUCTIONS[red],
+        "rank": rank,
+        "dims": list(data.shape),
+        "idims": list(idx.shape),
+        "axis": axis,
+        "data": list(data.src),
+        "idx": list(idx.src),
+        "upd": list(upd.src),
+        "idx_i64": int(idx.dtype == "int64"),
+        "fill": data.broadcast_one,
+        "ctype": {"float32": "float", "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}[data.dtype],
+        "inline": inline,
+        "no_stream": True,
+    }
     runtime = [o.src[1] for o in (data, idx, upd) if o.runtime]
     return [Node(ctx.label, "scatter", list(dict.fromkeys(runtime)), [out.name], attrs, weights=weights)], [out]
 
@@ -125,7 +145,13 @@ def range_(ctx: OpContext):
     if isinstance(n, int):
         n = max(n, 0)
     out = TensorInfo(ctx.output(), dt, (n,))
-    attrs = {"n": n, "start": start, "delta": delta, "fn": FN[dt], "ctype": {"i64": "int64_t", "i32": "int32_t"}[FN[dt]]}
+    attrs = {
+        "n": n,
+        "start": start,
+        "delta": delta,
+        "fn": FN[dt],
+        "ctype": {"i64": "int64_t", "i32": "int32_t"}[FN[dt]],
+    }
     if isinstance(n, D.Dim):
         attrs["no_stream"] = True  # positions 0..T-1 of the whole sequence, not of one step
     return [Node(ctx.label, "range", [], [out.name], attrs)], [out]

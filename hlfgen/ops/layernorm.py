@@ -26,7 +26,9 @@ def _param(ctx: OpContext, i: int, what: str, norm_shape: list, weights: dict):
         info = ctx.info(i)
         require_float(ctx, info.dtype, what)
         if D.prod(list(info.shape)) != D.prod(norm_shape):
-            raise ctx.error(f"runtime {what} of shape {fmt(info.shape)} must have the normalized shape {fmt(norm_shape)}")
+            raise ctx.error(
+                f"runtime {what} of shape {fmt(info.shape)} must have the normalized shape {fmt(norm_shape)}"
+            )
         return ["t", info.name]
     arr = const_float(ctx, ctx.const(i, what), what)
     if any(isinstance(d, D.Dim) for d in norm_shape):
@@ -60,9 +62,17 @@ def layernorm(ctx: OpContext):
     for i in (1, 2):
         if ctx.output(i):
             outs.append(TensorInfo(ctx.output(i), "float32", stat_shape))
-    attrs = {"outer": D.prod(shape[:axis]), "n": D.prod(norm_shape), "axis": axis,
-             "epsilon": float(ctx.attrs.get("epsilon", 1e-5)), "scale": scale, "bias": bias,
-             "mean": ctx.output(1) or None, "inv_std": ctx.output(2) or None}
+    attrs = {
+        "outer": D.prod(shape[:axis]),
+        "n": D.prod(norm_shape),
+        "axis": axis,
+        "epsilon": float(ctx.attrs.get("epsilon", 1e-5)),
+        "scale": scale,
+        "bias": bias,
+        "mean": ctx.output(1) or None,
+        "inv_std": ctx.output(2) or None,
+    }
     inputs = [x.name] + [p[1] for p in (scale, bias) if p and p[0] == "t"]
-    return [Node(ctx.label, "layernorm", list(dict.fromkeys(inputs)), [o.name for o in outs], attrs,
-                 weights=weights)], outs
+    return [
+        Node(ctx.label, "layernorm", list(dict.fromkeys(inputs)), [o.name for o in outs], attrs, weights=weights)
+    ], outs

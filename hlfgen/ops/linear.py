@@ -43,9 +43,12 @@ def factored_rows(ctx: OpContext, i: int, trans: bool, alpha: float = 1.0) -> Fa
     if not any(isinstance(s, LowRank) for s in mat.segments):
         return None
     a = np.float32(alpha)
-    segs = [Dense(np.ascontiguousarray(s.data * a, np.float32), s.origin) if isinstance(s, Dense)
-            else LowRank(np.ascontiguousarray(s.B * a, np.float32), np.ascontiguousarray(s.C, np.float32), s.c_key)
-            for s in mat.segments]
+    segs = [
+        Dense(np.ascontiguousarray(s.data * a, np.float32), s.origin)
+        if isinstance(s, Dense)
+        else LowRank(np.ascontiguousarray(s.B * a, np.float32), np.ascontiguousarray(s.C, np.float32), s.c_key)
+        for s in mat.segments
+    ]
     return FactoredMatrix(segs, mat.cols)
 
 
@@ -60,9 +63,15 @@ def _linear(ctx: OpContext, x: TensorInfo, w, bias: np.ndarray | None, out_shape
     weights = {"b": np.ascontiguousarray(bias, np.float32).reshape(-1)} if bias is not None else {}
     rows = dim_product(list(x.shape[:-1]), ctx) if len(x.shape) > 1 else 1
     out = TensorInfo(ctx.output(), "float32", tuple(out_shape))
-    node = Node(ctx.label, "linear", [x.name], [out.name],
-                {"onnx_op": ctx.op, "rows": rows, "n": int(n_out), "k": int(k), "bias": bias is not None},
-                weights=weights, packed=packed)
+    node = Node(
+        ctx.label,
+        "linear",
+        [x.name],
+        [out.name],
+        {"onnx_op": ctx.op, "rows": rows, "n": int(n_out), "k": int(k), "bias": bias is not None},
+        weights=weights,
+        packed=packed,
+    )
     return [node], [out]
 
 
@@ -73,8 +82,10 @@ def matmul(ctx: OpContext):
 
         return matmul_runtime(ctx)
     if not ctx.is_runtime(0):
-        raise ctx.error("MatMul of a constant by runtime data (constant first operand) is not supported; "
-                        "only runtime X times a constant matrix")
+        raise ctx.error(
+            "MatMul of a constant by runtime data (constant first operand) is not supported; "
+            "only runtime X times a constant matrix"
+        )
     if ctx.is_runtime(1):
         raise ctx.error("MatMul of two runtime tensors is not supported; the second operand must be a constant")
     x = ctx.info(0)
@@ -112,13 +123,17 @@ def gemm(ctx: OpContext):
         raise ctx.error(f"B must have rank 2, got {fmt(b.shape)}")
     w = b if int(ctx.attrs.get("transB", 0)) else b.T  # (N, K)
     if w.shape[1] != a.shape[1]:
-        raise ctx.error(f"cannot multiply {fmt(a.shape)} by B {fmt(b.shape)} (transB={int(ctx.attrs.get('transB', 0))})")
+        raise ctx.error(
+            f"cannot multiply {fmt(a.shape)} by B {fmt(b.shape)} (transB={int(ctx.attrs.get('transB', 0))})"
+        )
     n = w.shape[0]
     bias = None
     if ctx.input(2):
         c = const_float(ctx, ctx.const(2, "C"), "input C")
         if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1) or (c.ndim >= 1 and c.shape[-1] not in (1, n)):
-            raise ctx.error(f"C of shape {fmt(c.shape)} is not supported (a bias broadcast over rows: (N,), (1, N) or a scalar)")
+            raise ctx.error(
+                f"C of shape {fmt(c.shape)} is not supported (a bias broadcast over rows: (N,), (1, N) or a scalar)"
+            )
         bias = np.broadcast_to(c.reshape(-1), (n,)) * np.float32(beta)
     fm = factored_rows(ctx, 1, trans=bool(int(ctx.attrs.get("transB", 0))), alpha=alpha)
     return _linear(ctx, a, fm if fm is not None else w * np.float32(alpha), bias, (a.shape[0], n))

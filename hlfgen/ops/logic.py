@@ -50,8 +50,15 @@ def _pair(ctx: OpContext, want_bool: bool = False):
 
 def _node(ctx, kind, code, operands, names, out_dtype, weights, inline, extra=None):
     out_shape, dims, masks = _masks(ctx, operands)
-    attrs = {"onnx_op": ctx.op, "kind": kind, "code": code, "dims": dims, "out_shape": out_shape,
-             "out_dtype": out_dtype, "inline": inline}
+    attrs = {
+        "onnx_op": ctx.op,
+        "kind": kind,
+        "code": code,
+        "dims": dims,
+        "out_shape": out_shape,
+        "out_dtype": out_dtype,
+        "inline": inline,
+    }
     for name, o, m in zip(names, operands, masks):
         attrs[name] = list(o.src)
         attrs[name + "_full"] = m
@@ -64,8 +71,7 @@ def _node(ctx, kind, code, operands, names, out_dtype, weights, inline, extra=No
 @register(*COMPARE)
 def compare(ctx: OpContext):
     a, b, weights, inline = _pair(ctx)
-    return _node(ctx, "compare", COMPARE[ctx.op], [a, b], ["a", "b"], "bool", weights, inline,
-                 {"elem": ELEM[a.dtype]})
+    return _node(ctx, "compare", COMPARE[ctx.op], [a, b], ["a", "b"], "bool", weights, inline, {"elem": ELEM[a.dtype]})
 
 
 @register(*LOGIC)
@@ -81,8 +87,7 @@ def int_binary(ctx: OpContext):
     a, b, weights, inline = _pair(ctx)
     if a.dtype not in ("int32", "int64"):
         raise ctx.error(f"inputs have dtype {a.dtype}; expected int32 or int64")
-    return _node(ctx, "compare", INT_BINARY[ctx.op], [a, b], ["a", "b"], a.dtype, weights, inline,
-                 {"kind": "ibinary"})
+    return _node(ctx, "compare", INT_BINARY[ctx.op], [a, b], ["a", "b"], a.dtype, weights, inline, {"kind": "ibinary"})
 
 
 @register("Not")
@@ -106,5 +111,14 @@ def where(ctx: OpContext):
     x, y = (o1, o2) if first == 1 else (o2, o1)
     if not (cond.runtime or x.runtime or y.runtime):  # pragma: no cover - folded by the reader
         raise ctx.error("no runtime input")
-    return _node(ctx, "where", 0, [cond, x, y], ["c", "a", "b"], x.dtype, weights, inline,
-                 {"kind": "where", "elem_bytes": SIZE[x.dtype]})
+    return _node(
+        ctx,
+        "where",
+        0,
+        [cond, x, y],
+        ["c", "a", "b"],
+        x.dtype,
+        weights,
+        inline,
+        {"kind": "where", "elem_bytes": SIZE[x.dtype]},
+    )

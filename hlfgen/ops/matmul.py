@@ -39,7 +39,19 @@ def matmul_runtime(ctx: OpContext):
         raise ctx.error(f"more than {MAX_RANK} batch axes")
     out_shape = list(bshape) + ([m] if len(a.shape) > 1 else []) + ([n] if len(b.shape) > 1 else [])
     out = TensorInfo(ctx.output(), "float32", tuple(out_shape))
-    attrs = {"onnx_op": "MatMul", "bdims": bdims, "a_full": ma, "b_full": mb, "m": m, "k": k, "n": n,
-             "a": list(a.src), "b": list(b.src), "out_shape": out_shape, "inline": inline, "no_stream": True}
+    attrs = {
+        "onnx_op": "MatMul",
+        "bdims": bdims,
+        "a_full": ma,
+        "b_full": mb,
+        "m": m,
+        "k": k,
+        "n": n,
+        "a": list(a.src),
+        "b": list(b.src),
+        "out_shape": out_shape,
+        "inline": inline,
+        "no_stream": True,
+    }
     runtime = [o.src[1] for o in (a, b) if o.runtime]
     return [Node(ctx.label, "matmul", list(dict.fromkeys(runtime)), [out.name], attrs, weights=weights)], [out]

@@ -94,7 +94,9 @@ def operand(ctx: OpContext, i: int, key: str, node_weights: dict, inline: dict, 
         node_weights[key] = np.ascontiguousarray(flat, np.float32)
         return Operand(shape, dtype, ("w", key), one)
     if flat.size > INLINE_MAX and arr.dtype != object:
-        raise ctx.error(f"input {i}: an integer constant of {flat.size} elements is not supported (at most {INLINE_MAX})")
+        raise ctx.error(
+            f"input {i}: an integer constant of {flat.size} elements is not supported (at most {INLINE_MAX})"
+        )
     entries = [v if isinstance(v, D.Dim) else int(v) for v in flat.tolist()]
     inline[key] = (C_TYPE[dtype], entries)
     return Operand(shape, dtype, ("c", key), one)

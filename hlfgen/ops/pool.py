@@ -33,9 +33,13 @@ def pool(ctx: OpContext):
     spatial_in = list(x.shape[2:])
     spatial_out = out_dims(ctx, win, spatial_in)
     out = TensorInfo(ctx.output(), "float32", (x.shape[0], x.shape[1], *spatial_out))
-    attrs = {"onnx_op": ctx.op, "planes": dim_product(list(x.shape[:2]), ctx), "max": is_max,
-             "count_include_pad": int(ctx.attrs.get("count_include_pad", 0)),
-             **win.c_attrs(spatial_in, spatial_out)}
+    attrs = {
+        "onnx_op": ctx.op,
+        "planes": dim_product(list(x.shape[:2]), ctx),
+        "max": is_max,
+        "count_include_pad": int(ctx.attrs.get("count_include_pad", 0)),
+        **win.c_attrs(spatial_in, spatial_out),
+    }
     if any(not isinstance(d, int) for d in spatial_in):
         attrs["no_stream"] = True  # windows over the run-time axis (T) mix its steps
     return [Node(ctx.label, "pool", [x.name], [out.name], attrs)], [out]

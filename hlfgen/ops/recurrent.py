@@ -37,8 +37,26 @@ ACTIVATION_ARGS = {
 _ACT_BY_LOWER = {k.lower(): k for k in ACTIVATION_ARGS}
 
 KNOWN_ATTRS = {
-    "lstm": {"hidden_size", "direction", "activations", "activation_alpha", "activation_beta", "clip", "input_forget", "layout"},
-    "gru": {"hidden_size", "direction", "activations", "activation_alpha", "activation_beta", "clip", "linear_before_reset", "layout"},
+    "lstm": {
+        "hidden_size",
+        "direction",
+        "activations",
+        "activation_alpha",
+        "activation_beta",
+        "clip",
+        "input_forget",
+        "layout",
+    },
+    "gru": {
+        "hidden_size",
+        "direction",
+        "activations",
+        "activation_alpha",
+        "activation_beta",
+        "clip",
+        "linear_before_reset",
+        "layout",
+    },
     "rnn": {"hidden_size", "direction", "activations", "activation_alpha", "activation_beta", "clip", "layout"},
 }
 
@@ -117,19 +135,36 @@ def recurrent(ctx: OpContext):
     if kind != "lstm" and outs[2]:
         raise ctx.error(f"{ctx.op} has no third output")
     layer = RecurrentLayer(
-        node=ctx.label, kind=kind, direction=direction, hidden=hidden, input_size=input_size,
-        batch=batch, layout=layout, seq=seq,
+        node=ctx.label,
+        kind=kind,
+        direction=direction,
+        hidden=hidden,
+        input_size=input_size,
+        batch=batch,
+        layout=layout,
+        seq=seq,
         W=[w_val.matrix((d,)) for d in range(nd)],
         R=[r_val.matrix((d,)) for d in range(nd)],
-        bias=bias, peephole=peep, activations=acts,
+        bias=bias,
+        peephole=peep,
+        activations=acts,
         clip=float(clip) if clip is not None else None,
-        input_forget=bool(a.get("input_forget", 0)), linear_before_reset=bool(a.get("linear_before_reset", 0)),
-        x=x, seq_lens=seq_lens, initial_h=initial_h, initial_c=initial_c,
-        y=outs[0] or None, y_h=outs[1] or None, y_c=(outs[2] or None) if kind == "lstm" else None,
+        input_forget=bool(a.get("input_forget", 0)),
+        linear_before_reset=bool(a.get("linear_before_reset", 0)),
+        x=x,
+        seq_lens=seq_lens,
+        initial_h=initial_h,
+        initial_c=initial_c,
+        y=outs[0] or None,
+        y_h=outs[1] or None,
+        y_c=(outs[2] or None) if kind == "lstm" else None,
     )
     y_shape = (seq, nd, batch, hidden) if layout == 0 else (batch, seq, nd, hidden)
-    infos = [TensorInfo(n, "float32", s) for n, s in ((layer.y, y_shape), (layer.y_h, state_shape),
-                                                       (layer.y_c, state_shape)) if n]
+    infos = [
+        TensorInfo(n, "float32", s)
+        for n, s in ((layer.y, y_shape), (layer.y_h, state_shape), (layer.y_c, state_shape))
+        if n
+    ]
     return [layer], infos
 
 
@@ -138,9 +173,11 @@ def _weight(ctx: OpContext, idx: int, what: str) -> W.SymTensor:
     if not name:
         raise ctx.error(f"input {what} is missing")
     if name in ctx.tensors:
-        raise ctx.error(f"input {what} ('{name}') is runtime data (a runtime graph input or computed from one); "
-                        "hlfgen needs constant weights "
-                        "(initializers or constant expressions)")
+        raise ctx.error(
+            f"input {what} ('{name}') is runtime data (a runtime graph input or computed from one); "
+            "hlfgen needs constant weights "
+            "(initializers or constant expressions)"
+        )
     v = ctx.weight(idx, what)
     if not isinstance(v, W.SymTensor):
         arr = np.asarray(v)
@@ -188,8 +225,10 @@ def _activations(ctx: OpContext, a: dict, kind: str, nd: int) -> list[list[Activ
     if len(names) == per_dir and nd == 2:
         names = names * 2
     if len(names) != per_dir * nd:
-        raise ctx.error(f"{len(names)} activations given; {ctx.op} with direction "
-                        f"{'bidirectional' if nd == 2 else 'forward/reverse'} takes {per_dir * nd}")
+        raise ctx.error(
+            f"{len(names)} activations given; {ctx.op} with direction "
+            f"{'bidirectional' if nd == 2 else 'forward/reverse'} takes {per_dir * nd}"
+        )
     alphas = list(a.get("activation_alpha", []))
     betas = list(a.get("activation_beta", []))
     acts = []
@@ -201,4 +240,4 @@ def _activations(ctx: OpContext, a: dict, kind: str, nd: int) -> list[list[Activ
         alpha = (alphas.pop(0) if alphas else da) if takes_a else 0.0
         beta = (betas.pop(0) if betas else db) if takes_b else 0.0
         acts.append(Activation(canon, float(alpha), float(beta)))
-    return [acts[d * per_dir:(d + 1) * per_dir] for d in range(nd)]
+    return [acts[d * per_dir : (d + 1) * per_dir] for d in range(nd)]

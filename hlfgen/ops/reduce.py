@@ -19,8 +19,16 @@ from ..ir import Node, TensorInfo
 from . import OpContext, register
 from .util import coalesce, norm_axis
 
-REDUCE = {"ReduceSum": 0, "ReduceMean": 1, "ReduceMax": 2, "ReduceMin": 3, "ReduceProd": 4, "ReduceL1": 5,
-          "ReduceL2": 6, "ReduceSumSquare": 7}
+REDUCE = {
+    "ReduceSum": 0,
+    "ReduceMean": 1,
+    "ReduceMax": 2,
+    "ReduceMin": 3,
+    "ReduceProd": 4,
+    "ReduceL1": 5,
+    "ReduceL2": 6,
+    "ReduceSumSquare": 7,
+}
 AXES_INPUT_SINCE = {"ReduceSum": 13}  # the others: 18
 FN = {"float32": "f32", "int64": "i64", "int32": "i32"}
 
@@ -49,12 +57,23 @@ def reduce(ctx: OpContext):
     if len(red) != len(axes) and axes:
         raise ctx.error(f"axes {axes} repeat an axis")
     rmask = sum(1 << i for i in red)
-    out_shape = [1 if i in red else d for i, d in enumerate(shape)] if keep else [d for i, d in enumerate(shape) if i not in red]
+    out_shape = (
+        [1 if i in red else d for i, d in enumerate(shape)]
+        if keep
+        else [d for i, d in enumerate(shape) if i not in red]
+    )
     dims, (mask,) = coalesce(shape, [rmask])
     if not dims:
         dims, mask = [1], 0
-    attrs = {"onnx_op": ctx.op, "code": REDUCE[ctx.op], "fn": FN[x.dtype], "dims": dims, "rmask": mask,
-             "axes": red, "keepdims": keep}
+    attrs = {
+        "onnx_op": ctx.op,
+        "code": REDUCE[ctx.op],
+        "fn": FN[x.dtype],
+        "dims": dims,
+        "rmask": mask,
+        "axes": red,
+        "keepdims": keep,
+    }
     if any(isinstance(shape[i], D.Dim) for i in red):
         attrs["no_stream"] = True  # reduces over time steps (or another run-time axis)
     out = TensorInfo(ctx.output(), x.dtype, tuple(out_shape))

@@ -63,8 +63,17 @@ def split_to_sequence(ctx: OpContext):
                 raise ctx.error(f"split {sizes} does not sum to the extent {n} of axis {axis}")
             bounds = np.cumsum([0] + sizes).tolist()
             ranges = list(zip(bounds[:-1], bounds[1:]))
-    info = SequenceInfo(ctx.output(), "sequence", (), source=x.name, axis=axis, ranges=ranges, squeeze=squeeze,
-                        elem_dtype=x.dtype, source_shape=tuple(shape))
+    info = SequenceInfo(
+        ctx.output(),
+        "sequence",
+        (),
+        source=x.name,
+        axis=axis,
+        ranges=ranges,
+        squeeze=squeeze,
+        elem_dtype=x.dtype,
+        source_shape=tuple(shape),
+    )
     return [], [info]
 
 
@@ -81,9 +90,15 @@ def sequence_at(ctx: OpContext):
     start, stop = seq.ranges[pos]
     shape = list(seq.source_shape)
     ax = seq.axis
-    out_shape = shape[:ax] + ([] if seq.squeeze else [stop - start]) + shape[ax + 1:]
+    out_shape = shape[:ax] + ([] if seq.squeeze else [stop - start]) + shape[ax + 1 :]
     out = TensorInfo(ctx.output(), seq.elem_dtype, tuple(out_shape))
-    attrs = {"outer": D.prod(shape[:ax]), "n": shape[ax], "start": start, "len": stop - start,
-             "inner": D.prod(shape[ax + 1:]), "elem": SIZE[seq.elem_dtype],
-             "what": f"element {pos} of the split of {fmt(shape)} along axis {ax}: [{start}, {stop})"}
+    attrs = {
+        "outer": D.prod(shape[:ax]),
+        "n": shape[ax],
+        "start": start,
+        "len": stop - start,
+        "inner": D.prod(shape[ax + 1 :]),
+        "elem": SIZE[seq.elem_dtype],
+        "what": f"element {pos} of the split of {fmt(shape)} along axis {ax}: [{start}, {stop})",
+    }
     return [Node(ctx.label, "seqat", [seq.source], [out.name], attrs)], [out]

@@ -34,15 +34,17 @@ def _pinned_axis(ctx: OpContext, out: list, total) -> list | None:
     for i, d in enumerate(out):
         if not isinstance(d, int) or d <= 0:
             continue
-        x = D.exact_div(total, D.prod(out[:i] + out[i + 1:]))
+        x = D.exact_div(total, D.prod(out[:i] + out[i + 1 :]))
         if isinstance(x, D.Dim):
             fits.append((i, x))
     if len(fits) != 1:
         return None
     i, x = fits[0]
-    ctx.note(f"the constant {out[i]} on axis {i} of the target shape is read as {x} (the exporter folded "
-             "the example's length into this Reshape)")
-    return out[:i] + [x] + out[i + 1:]
+    ctx.note(
+        f"the constant {out[i]} on axis {i} of the target shape is read as {x} (the exporter folded "
+        "the example's length into this Reshape)"
+    )
+    return out[:i] + [x] + out[i + 1 :]
 
 
 def _pinned_with_infer(out: list, infer: int, total) -> tuple | None:
@@ -75,8 +77,10 @@ def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list:
             pinned = _pinned_with_infer(out, infer, total)
             if pinned is not None:
                 i, sym, q = pinned
-                ctx.note(f"the constant {out[i]} on axis {i} of the target shape is read as {sym} (the exporter "
-                         "folded the example's length into this Reshape)")
+                ctx.note(
+                    f"the constant {out[i]} on axis {i} of the target shape is read as {sym} (the exporter "
+                    "folded the example's length into this Reshape)"
+                )
                 out[i] = sym
         if q is None or (isinstance(q, int) and q < 0):
             raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)}")
@@ -90,9 +94,13 @@ def reshape_shape(ctx: OpContext, shape, target, allowzero: int) -> list:
     if D.prod(out) != total:
         hint = ""
         if isinstance(total, D.Dim) and all(isinstance(d, int) for d in out):
-            hint = ("; a fixed sequence length is baked into this Reshape, as torch.onnx.export(dynamo=True) "
-                    "writes with its default optimize=True: export with optimize=False, or dynamo=False")
-        raise ctx.error(f"cannot reshape {fmt(shape)} to {fmt(out)} (the element count {total} must be kept: a symbolic extent stays a free dimension{hint})")
+            hint = (
+                "; a fixed sequence length is baked into this Reshape, as torch.onnx.export(dynamo=True) "
+                "writes with its default optimize=True: export with optimize=False, or dynamo=False"
+            )
+        raise ctx.error(
+            f"cannot reshape {fmt(shape)} to {fmt(out)} (the element count {total} must be kept: a symbolic extent stays a free dimension{hint})"
+        )
     return out
 
 

@@ -74,9 +74,12 @@ def plan_axis(ctx: OpContext, shape, ax: int, start, end, step: int):
             continue
         f, c = resolve(nv, D.evaluate(start, env), D.evaluate(end, env), step)
         if D.evaluate(count, env) != c or (c and D.evaluate(s, env) != f):
-            raise ctx.error(f"slicing axis {ax} of {fmt(shape)} gives an extent that is not an expression of "
-                            f"the symbolic dimensions (e.g. min(k, T) or max(0, T - k)): at "
-                            + ", ".join(f"{k}={v}" for k, v in env.items()) + f" it is {c}, not {D.evaluate(count, env)}")
+            raise ctx.error(
+                f"slicing axis {ax} of {fmt(shape)} gives an extent that is not an expression of "
+                f"the symbolic dimensions (e.g. min(k, T) or max(0, T - k)): at "
+                + ", ".join(f"{k}={v}" for k, v in env.items())
+                + f" it is {c}, not {D.evaluate(count, env)}"
+            )
         checked.append((env, nv, f, c))
     return (s, count), checked
 

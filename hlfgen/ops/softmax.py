@@ -30,10 +30,16 @@ def softmax(ctx: OpContext):
     else:
         axis = norm_axis(ctx, int(ctx.attrs.get("axis", -1)), rank)
         reduced = [shape[axis]]
-        outer, n, inner = dim_product(shape[:axis], ctx), shape[axis], dim_product(shape[axis + 1:], ctx)
+        outer, n, inner = dim_product(shape[:axis], ctx), shape[axis], dim_product(shape[axis + 1 :], ctx)
     out = TensorInfo(ctx.output(), "float32", x.shape)
-    attrs = {"onnx_op": ctx.op, "outer": outer, "n": n, "inner": inner, "log": int(ctx.op == "LogSoftmax"),
-             "axis": axis}
+    attrs = {
+        "onnx_op": ctx.op,
+        "outer": outer,
+        "n": n,
+        "inner": inner,
+        "log": int(ctx.op == "LogSoftmax"),
+        "axis": axis,
+    }
     if any(isinstance(d, D.Dim) for d in reduced):
         attrs["no_stream"] = True  # normalizes over time steps
     return [Node(ctx.label, "softmax", [x.name], [out.name], attrs)], [out]

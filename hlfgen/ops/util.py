@@ -33,8 +33,16 @@ def broadcast(ctx: OpContext, *shapes) -> list[int]:
         dims = {s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0}
         dims.discard(1)
         if len(dims) > 1:
-            raise ctx.error("shapes " + ", ".join(fmt(s) for s in shapes) + " do not broadcast"
-                            + (" (a symbolic extent only broadcasts against 1 or itself)" if any(isinstance(d, D.Dim) for d in dims) else ""))
+            raise ctx.error(
+                "shapes "
+                + ", ".join(fmt(s) for s in shapes)
+                + " do not broadcast"
+                + (
+                    " (a symbolic extent only broadcasts against 1 or itself)"
+                    if any(isinstance(d, D.Dim) for d in dims)
+                    else ""
+                )
+            )
         out.append(dims.pop() if dims else 1)
     return out
 
@@ -83,6 +91,15 @@ def const_float(ctx: OpContext, arr: np.ndarray, what: str) -> np.ndarray:
 
 
 __all__ = [
-    "C_TYPES", "ELEM_SIZE", "MAX_RANK", "broadcast", "coalesce", "const_float", "dim_product",
-    "fmt", "full_mask", "norm_axis", "require_float",
+    "C_TYPES",
+    "ELEM_SIZE",
+    "MAX_RANK",
+    "broadcast",
+    "coalesce",
+    "const_float",
+    "dim_product",
+    "fmt",
+    "full_mask",
+    "norm_axis",
+    "require_float",
 ]

@@ -40,11 +40,15 @@ class Window:
     def c_attrs(self, in_dims: list, out_dims: list) -> dict:
         """What templates/ops/window.j2 prints: 2-D pairs (1-D: H = 1)."""
         return {
-            "w_in": self.as_2d(in_dims, 1), "w_out": self.as_2d(out_dims, 1),
-            "w_kernel": self.as_2d(self.kernel, 1), "w_stride": self.as_2d(self.stride, 1),
+            "w_in": self.as_2d(in_dims, 1),
+            "w_out": self.as_2d(out_dims, 1),
+            "w_kernel": self.as_2d(self.kernel, 1),
+            "w_stride": self.as_2d(self.stride, 1),
             "w_dilation": self.as_2d(self.dilation, 1),
-            "w_pads_begin": self.as_2d(self.pads_begin, 0), "w_pads_end": self.as_2d(self.pads_end, 0),
-            "w_auto_pad": PAD_MODES[self.auto_pad], "w_ceil": self.ceil_mode,
+            "w_pads_begin": self.as_2d(self.pads_begin, 0),
+            "w_pads_end": self.as_2d(self.pads_end, 0),
+            "w_auto_pad": PAD_MODES[self.auto_pad],
+            "w_ceil": self.ceil_mode,
         }
 
 
@@ -114,8 +118,10 @@ def out_extent(ctx: OpContext, win: Window, axis: int, n):
             return D.ceildiv(n, s)  # (ceil(n/s) - 1)*s + k - n >= 0 pads, floor((n + pad - k)/s) + 1 = ceil(n/s)
         if k >= s:  # the total pad is never clamped at 0
             return D.ceildiv(n, s) + (k - keff) // s
-        raise ctx.error(f"auto_pad {win.auto_pad} with dilation {d} and kernel {k} < stride {s} on the "
-                        f"run-time axis {D.fmt_dim(n)} is not supported")
+        raise ctx.error(
+            f"auto_pad {win.auto_pad} with dilation {d} and kernel {k} < stride {s} on the "
+            f"run-time axis {D.fmt_dim(n)} is not supported"
+        )
     pb, pe = (0, 0) if win.auto_pad == "VALID" else (win.pads_begin[axis], win.pads_end[axis])
     span = n + pb + pe - keff
     if not win.ceil_mode:
@@ -124,8 +130,10 @@ def out_extent(ctx: OpContext, win: Window, axis: int, n):
         return D.ceildiv(span, s)
     if keff - pe > s - 1:  # it never does
         return D.ceildiv(span, s) + 1
-    raise ctx.error(f"ceil_mode on the run-time axis {D.fmt_dim(n)}: whether the last window is dropped depends "
-                    f"on {D.fmt_dim(n)} mod {s}; not supported")
+    raise ctx.error(
+        f"ceil_mode on the run-time axis {D.fmt_dim(n)}: whether the last window is dropped depends "
+        f"on {D.fmt_dim(n)} mod {s}; not supported"
+    )
 
 
 def out_dims(ctx: OpContext, win: Window, in_dims: list) -> list:
@@ -134,7 +142,9 @@ def out_dims(ctx: OpContext, win: Window, in_dims: list) -> list:
     for a, n in enumerate(in_dims):
         o = out_extent(ctx, win, a, n)
         if isinstance(o, int) and o < 1:
-            raise ctx.error(f"spatial axis {a}: the window (kernel {win.kernel[a]}, dilation {win.dilation[a]}) "
-                            f"does not fit an extent of {n} with its pads")
+            raise ctx.error(
+                f"spatial axis {a}: the window (kernel {win.kernel[a]}, dilation {win.dilation[a]}) "
+                f"does not fit an extent of {n} with its pads"
+            )
         out.append(o)
     return out

@@ -17,5 +17,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .export import export, verify_factored, weights_view
 from .layers import HLFBlock, HLFGRU, HLFLSTM, HLFWeight, TORCH_GATES, from_dense
 
-__all__ = ["HLFLSTM", "HLFGRU", "HLFBlock", "HLFWeight", "TORCH_GATES", "from_dense", "export",
-           "verify_factored", "weights_view"]
+__all__ = [
+    "HLFLSTM",
+    "HLFGRU",
+    "HLFBlock",
+    "HLFWeight",
+    "TORCH_GATES",
+    "from_dense",
+    "export",
+    "verify_factored",
+    "weights_view",
+]

@@ -49,9 +49,11 @@ from .layers import _HLFRNNBase
 RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 AUTO = "auto"  # default of dynamic_axes: the first input's sequence axis, named "T"
 
-FOLD_HINT = ("the factors were multiplied out: export with do_constant_folding=False (TorchScript) or "
-             "optimize=False (dynamo), and do not simplify the file (onnxsim, onnxslim and onnxruntime's "
-             "optimized model fold MatMul(B, C))")
+FOLD_HINT = (
+    "the factors were multiplied out: export with do_constant_folding=False (TorchScript) or "
+    "optimize=False (dynamo), and do not simplify the file (onnxsim, onnxslim and onnxruntime's "
+    "optimized model fold MatMul(B, C))"
+)
 
 
 def _flatten(x) -> list:
@@ -64,10 +66,20 @@ def _rnn_modules(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (_HLFRNNBase, nn.RNNBase))]
 
 
-def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo: bool = False,
-           input_names: list[str] | None = None, output_names: list[str] | None = None,
-           dynamic_axes=AUTO, opset_version: int | None = None, verify: bool = True,
-           drop_zero_states: bool = True, **export_kwargs) -> dict | None:
+def export(
+    model: nn.Module,
+    example_inputs,
+    path: str | os.PathLike,
+    *,
+    dynamo: bool = False,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    dynamic_axes=AUTO,
+    opset_version: int | None = None,
+    verify: bool = True,
+    drop_zero_states: bool = True,
+    **export_kwargs,
+) -> dict | None:
     """Write ``model`` to ONNX at ``path`` keeping the HLF factors; return the inspection.
 
     ``example_inputs``: a tensor or a tuple of positional arguments (nested
@@ -115,9 +127,12 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
         kwargs.setdefault("optimize", False)
         kwargs.setdefault("verbose", False)
         if auto:
-            warnings.warn("hlfgen.torch.export(dynamo=True): torch.export specializes the sequence length of "
-                          f"aten.lstm/aten.gru, so the file has a static sequence length of {x0.shape[seq_axis]}; "
-                          "use dynamo=False for a dynamic sequence axis", stacklevel=2)
+            warnings.warn(
+                "hlfgen.torch.export(dynamo=True): torch.export specializes the sequence length of "
+                f"aten.lstm/aten.gru, so the file has a static sequence length of {x0.shape[seq_axis]}; "
+                "use dynamo=False for a dynamic sequence axis",
+                stacklevel=2,
+            )
             dynamic_axes = None
     else:
         kwargs.setdefault("do_constant_folding", False)
@@ -126,8 +141,16 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
         warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
-        torch.onnx.export(model, args, str(path), dynamo=dynamo, input_names=input_names,
-                          output_names=output_names, dynamic_axes=dynamic_axes, **kwargs)
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            dynamo=dynamo,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            **kwargs,
+        )
     if drop_zero_states and not dynamo:
         proto = onnx.load(str(path))
         if drop_zero_initial_states(proto):
@@ -135,15 +158,25 @@ def export(model: nn.Module, example_inputs, path: str | os.PathLike, *, dynamo:
             onnx.save(proto, str(path))
     if not verify:
         return None
-    expected = sum(1 for m in hlf_mods for w in m.hlf_weights().values()
-                   if any(b.j < b.m for b in w.gates.values()))
+    expected = sum(1 for m in hlf_mods for w in m.hlf_weights().values() if any(b.j < b.m for b in w.gates.values()))
     return verify_factored(path, expected=expected)
 
 
 # ---------------------------------------------------------------- zero initial states
 
-_ZERO_PASS = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Identity", "Transpose", "Cast", "Flatten",
-              "Expand", "Tile"}
+_ZERO_PASS = {
+    "Slice",
+    "Gather",
+    "Squeeze",
+    "Unsqueeze",
+    "Reshape",
+    "Identity",
+    "Transpose",
+    "Cast",
+    "Flatten",
+    "Expand",
+    "Tile",
+}
 
 
 def drop_zero_initial_states(proto: onnx.ModelProto) -> int:
@@ -211,6 +244,7 @@ def drop_zero_initial_states(proto: onnx.ModelProto) -> int:
 
 # ---------------------------------------------------------------- verification
 
+
 def verify_factored(path: str | os.PathLike, expected: int | None = None) -> dict | None:
     """Inspect ``path``; raise HlfgenError naming each weight matrix that is not HLF/LMF.
 
@@ -227,18 +261,25 @@ def verify_factored(path: str | os.PathLike, expected: int | None = None) -> dic
         try:
             info = _inspect_weights_only(path)
         except _NotConstant as nc:
-            warnings.warn(f"hlfgen.torch.export: cannot verify the factors of {path}: the compiler cannot read "
-                          f"the graph ({e}) and {nc}", stacklevel=3)
+            warnings.warn(
+                f"hlfgen.torch.export: cannot verify the factors of {path}: the compiler cannot read "
+                f"the graph ({e}) and {nc}",
+                stacklevel=3,
+            )
             return None
         info["compiler_error"] = str(e)
-        warnings.warn(f"hlfgen.torch.export: {path} keeps its factors, but hlfgen cannot compile it yet: {e}",
-                      stacklevel=3)
+        warnings.warn(
+            f"hlfgen.torch.export: {path} keeps its factors, but hlfgen cannot compile it yet: {e}", stacklevel=3
+        )
     mats = [(layer, m) for layer in info["layers"] for m in layer["matrices"]]
     factored = [m for _, m in mats if m["structure"].startswith(("HLF", "LMF"))]
     want = len(mats) if expected is None else expected
     if len(factored) < want:
-        bad = [f"node '{layer['node']}' {m['name']} ({m['shape'][0]}x{m['shape'][1]}) is {m['structure']}"
-               for layer, m in mats if not m["structure"].startswith(("HLF", "LMF"))]
+        bad = [
+            f"node '{layer['node']}' {m['name']} ({m['shape'][0]}x{m['shape'][1]}) is {m['structure']}"
+            for layer, m in mats
+            if not m["structure"].startswith(("HLF", "LMF"))
+        ]
         raise HlfgenError(f"{path}: {'; '.join(bad) or 'no recurrent weight matrix found'}: {FOLD_HINT}")
     return info
 
@@ -295,9 +336,12 @@ def weights_view(proto: onnx.ModelProto) -> onnx.ModelProto:
             if dims is None or any(d is None for d in dims):
                 raise _NotConstant(f"{who} depends on Shape node '{node.name}' of a dynamically shaped tensor")
             a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
-            val = np.array(dims, np.int64)[a.get("start", 0):a.get("end", len(dims))]
-            extra.append(helper.make_node("Constant", [], [name], name=node.name or name,
-                                          value=numpy_helper.from_array(val, name)))
+            val = np.array(dims, np.int64)[a.get("start", 0) : a.get("end", len(dims))]
+            extra.append(
+                helper.make_node(
+                    "Constant", [], [name], name=node.name or name, value=numpy_helper.from_array(val, name)
+                )
+            )
             return
         for i in node.input:
             need(i, who)
@@ -313,8 +357,11 @@ def weights_view(proto: onnx.ModelProto) -> onnx.ModelProto:
             need(ins[pos], f"input {what} of node '{label}'")
         pending.append((idx, n, ins))
     const_nodes = extra + [keep[i] for i in sorted(keep)]
-    unknown = [ins[1] for _, _, ins in pending
-               if not shapes.get(ins[1]) or len(shapes[ins[1]]) != 3 or shapes[ins[1]][2] is None]
+    unknown = [
+        ins[1]
+        for _, _, ins in pending
+        if not shapes.get(ins[1]) or len(shapes[ins[1]]) != 3 or shapes[ins[1]][2] is None
+    ]
     if unknown:  # shape inference gave up (e.g. Slice bounds from Shape): evaluate the constants
         shapes.update(_const_shapes(proto, const_nodes, unknown))
     f32 = onnx.TensorProto.FLOAT
@@ -335,8 +382,9 @@ def weights_view(proto: onnx.ModelProto) -> onnx.ModelProto:
         raise _NotConstant("it has no LSTM, GRU or RNN node")
     ordered = const_nodes + [c for _, c in sorted(nodes, key=lambda t: t[0])]
     used = {i for n in ordered for i in n.input}
-    graph = helper.make_graph(ordered, g.name or "weights", inputs, outputs,
-                              initializer=[t for t in g.initializer if t.name in used])
+    graph = helper.make_graph(
+        ordered, g.name or "weights", inputs, outputs, initializer=[t for t in g.initializer if t.name in used]
+    )
     return helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
 
 
@@ -345,8 +393,13 @@ def _const_shapes(proto: onnx.ModelProto, nodes: list, names: list[str]) -> dict
     from onnx.reference import ReferenceEvaluator
 
     used = {i for n in nodes for i in n.input}
-    graph = helper.make_graph(nodes, "shapes", [], [helper.make_value_info(nm, onnx.TypeProto()) for nm in names],
-                              initializer=[t for t in proto.graph.initializer if t.name in used])
+    graph = helper.make_graph(
+        nodes,
+        "shapes",
+        [],
+        [helper.make_value_info(nm, onnx.TypeProto()) for nm in names],
+        initializer=[t for t in proto.graph.initializer if t.name in used],
+    )
     model = helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
     try:
         values = ReferenceEvaluator(model).run(names, {})

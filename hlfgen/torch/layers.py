@@ -82,14 +82,20 @@ class HLFWeight(nn.Module):
     returns the expanded matrix.
     """
 
-    def __init__(self, rows: int, n: int, gates: tuple[str, ...], per_gate: bool,
-                 jk: list[tuple[int, int]], device=None, dtype=None):
+    def __init__(
+        self,
+        rows: int,
+        n: int,
+        gates: tuple[str, ...],
+        per_gate: bool,
+        jk: list[tuple[int, int]],
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         names = list(gates) if per_gate else ["".join(gates)]
         block_rows = rows // len(gates) if per_gate else rows
-        self.gates = nn.ModuleDict({
-            nm: HLFBlock(block_rows, n, j, k, device, dtype) for nm, (j, k) in zip(names, jk)
-        })
+        self.gates = nn.ModuleDict({nm: HLFBlock(block_rows, n, j, k, device, dtype) for nm, (j, k) in zip(names, jk)})
         self.rows, self.n, self.per_gate = rows, n, per_gate
 
     @property
@@ -108,8 +114,9 @@ class HLFWeight(nn.Module):
         return f"{self.rows}x{self.n}, {'per gate' if self.per_gate else 'stacked gates'}"
 
 
-def _resolve_jk(m: int, n: int, k: int, j: int | None, cf: Fraction | None, what: str,
-                lmf: bool = False) -> tuple[int, int]:
+def _resolve_jk(
+    m: int, n: int, k: int, j: int | None, cf: Fraction | None, what: str, lmf: bool = False
+) -> tuple[int, int]:
     """(j, k) for one m x n block: explicit j, the largest j reaching cf (Eq. 4), or with lmf
     j = 0 and the largest LMF rank reaching cf (Table 1's LMF column)."""
     if lmf:
@@ -123,8 +130,9 @@ def _resolve_jk(m: int, n: int, k: int, j: int | None, cf: Fraction | None, what
         return j, (0 if j == m else k)
     jj = hlf_j_for(m, n, k, cf)
     if jj is None:
-        raise HlfgenError(f"{what}: a {m}x{n} block with k={k} cannot reach compression {cf} (Eq. 4); "
-                          "lower k or the compression")
+        raise HlfgenError(
+            f"{what}: a {m}x{n} block with k={k} cannot reach compression {cf} (Eq. 4); lower k or the compression"
+        )
     return jj, k
 
 
@@ -133,18 +141,35 @@ class _HLFRNNBase(nn.Module):
 
     mode = ""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None, *, compression=None, k: int = 1, j: int | None = None,
-                 per_gate: bool = True, lmf: bool = False):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        compression=None,
+        k: int = 1,
+        j: int | None = None,
+        per_gate: bool = True,
+        lmf: bool = False,
+    ):
         super().__init__()
         if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of "
-                             "an element being zeroed")
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability of an element being zeroed"
+            )
         if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
-                          stacklevel=3)
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                stacklevel=3,
+            )
         for nm, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"{nm} must be a positive integer, got {v!r}")
@@ -214,7 +239,7 @@ class _HLFRNNBase(nn.Module):
         """As nn.RNNBase.all_weights: per layer and direction [w_ih, w_hh(, b_ih, b_hh)], expanded."""
         flat = self._flat_weights()
         step = 4 if self.bias else 2
-        return [flat[i:i + step] for i in range(0, len(flat), step)]
+        return [flat[i : i + step] for i in range(0, len(flat), step)]
 
     def expanded_state_dict(self) -> dict[str, Tensor]:
         """The nn.LSTM / nn.GRU state dict: every matrix expanded to [A' ; B·C] (detached)."""
@@ -224,9 +249,17 @@ class _HLFRNNBase(nn.Module):
     def to_dense(self) -> nn.Module:
         """An nn.LSTM / nn.GRU with the expanded weights (same outputs, dense storage)."""
         p = next(self.parameters())
-        dense = getattr(nn, self.mode)(self.input_size, self.hidden_size, self.num_layers, self.bias,
-                                       self.batch_first, self.dropout, self.bidirectional,
-                                       device=p.device, dtype=p.dtype)
+        dense = getattr(nn, self.mode)(
+            self.input_size,
+            self.hidden_size,
+            self.num_layers,
+            self.bias,
+            self.batch_first,
+            self.dropout,
+            self.bidirectional,
+            device=p.device,
+            dtype=p.dtype,
+        )
         dense.load_state_dict(self.expanded_state_dict())
         return dense.train(self.training)
 
@@ -235,13 +268,15 @@ class _HLFRNNBase(nn.Module):
         rows = []
         for name, w in self.hlf_weights().items():
             params = w.params
-            rows.append({
-                "name": name,
-                "shape": (w.rows, w.n),
-                "blocks": [(nm, b.j, b.k) for nm, b in w.gates.items()],
-                "params": params,
-                "compression": Fraction(w.rows * w.n, params),
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "shape": (w.rows, w.n),
+                    "blocks": [(nm, b.j, b.k) for nm, b in w.gates.items()],
+                    "params": params,
+                    "compression": Fraction(w.rows * w.n, params),
+                }
+            )
         return rows
 
     def extra_repr(self) -> str:
@@ -263,15 +298,18 @@ class _HLFRNNBase(nn.Module):
     # ------------------------------------------------------------ forward
     def _check_input(self, input: Tensor) -> bool:
         if isinstance(input, PackedSequence):
-            raise HlfgenError(f"HLF{self.mode} does not take a PackedSequence; pass a padded tensor "
-                              "(torch.nn.utils.rnn.pad_packed_sequence) instead")
+            raise HlfgenError(
+                f"HLF{self.mode} does not take a PackedSequence; pass a padded tensor "
+                "(torch.nn.utils.rnn.pad_packed_sequence) instead"
+            )
         if not isinstance(input, Tensor):
             raise TypeError(f"HLF{self.mode}: input must be a Tensor, got {type(input).__name__}")
         if input.dim() not in (2, 3):
             raise ValueError(f"{self.mode}: Expected input to be 2D or 3D, got {input.dim()}D instead")
         if not torch.jit.is_tracing() and input.size(-1) != self.input_size:
-            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                               f"got {input.size(-1)}")
+            raise RuntimeError(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {input.size(-1)}"
+            )
         return input.dim() == 3
 
     def _check_hidden(self, hx: Tensor, batch: int, what: str) -> None:
@@ -282,8 +320,13 @@ class _HLFRNNBase(nn.Module):
             raise RuntimeError(f"Expected {what} size {want}, got {tuple(hx.size())}")
 
     def _zeros(self, input: Tensor, batch: int) -> Tensor:
-        return torch.zeros(self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size,
-                           dtype=input.dtype, device=input.device)
+        return torch.zeros(
+            self.num_layers * (2 if self.bidirectional else 1),
+            batch,
+            self.hidden_size,
+            dtype=input.dtype,
+            device=input.device,
+        )
 
 
 class HLFLSTM(_HLFRNNBase):
@@ -304,14 +347,43 @@ class HLFLSTM(_HLFRNNBase):
 
     mode = "LSTM"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, device=None, dtype=None, *, compression=None, k: int = 1,
-                 j: int | None = None, per_gate: bool = True, lmf: bool = False):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
+        compression=None,
+        k: int = 1,
+        j: int | None = None,
+        per_gate: bool = True,
+        lmf: bool = False,
+    ):
         if proj_size:
             raise HlfgenError(f"HLFLSTM: proj_size={proj_size} is not supported (ONNX LSTM has no projection)")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype, compression=compression, k=k, j=j, per_gate=per_gate, lmf=lmf)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+            compression=compression,
+            k=k,
+            j=j,
+            per_gate=per_gate,
+            lmf=lmf,
+        )
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
         is_batched = self._check_input(input)
@@ -326,15 +398,26 @@ class HLFLSTM(_HLFRNNBase):
                 raise TypeError("HLFLSTM: hx must be a tuple (h_0, c_0)")
             want = 3 if is_batched else 2
             if hx[0].dim() != want or hx[1].dim() != want:
-                raise RuntimeError(f"For {'batched 3-D' if is_batched else 'unbatched 2-D'} input, hx and cx "
-                                   f"should also be {want}-D but got ({hx[0].dim()}-D, {hx[1].dim()}-D) tensors")
+                raise RuntimeError(
+                    f"For {'batched 3-D' if is_batched else 'unbatched 2-D'} input, hx and cx "
+                    f"should also be {want}-D but got ({hx[0].dim()}-D, {hx[1].dim()}-D) tensors"
+                )
             if not is_batched:
                 hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
             self._check_hidden(hx[0], batch, "hidden[0]")
             self._check_hidden(hx[1], batch, "hidden[1]")
             hx = (hx[0], hx[1])
-        result = _VF.lstm(input, hx, self._flat_weights(), self.bias, self.num_layers, self.dropout,
-                          self.training, self.bidirectional, self.batch_first)
+        result = _VF.lstm(
+            input,
+            hx,
+            self._flat_weights(),
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+            self.batch_first,
+        )
         output, h, c = result[0], result[1], result[2]
         if not is_batched:
             output, h, c = output.squeeze(batch_dim), h.squeeze(1), c.squeeze(1)
@@ -361,21 +444,33 @@ class HLFGRU(_HLFRNNBase):
         else:
             want = 3 if is_batched else 2
             if hx.dim() != want:
-                raise RuntimeError(f"For {'batched 3-D' if is_batched else 'unbatched 2-D'} input, hx should "
-                                   f"also be {want}-D but got {hx.dim()}-D tensor")
+                raise RuntimeError(
+                    f"For {'batched 3-D' if is_batched else 'unbatched 2-D'} input, hx should "
+                    f"also be {want}-D but got {hx.dim()}-D tensor"
+                )
             if not is_batched:
                 hx = hx.unsqueeze(1)
             self._check_hidden(hx, batch, "hidden")
-        result = _VF.gru(input, hx, self._flat_weights(), self.bias, self.num_layers, self.dropout,
-                         self.training, self.bidirectional, self.batch_first)
+        result = _VF.gru(
+            input,
+            hx,
+            self._flat_weights(),
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+            self.batch_first,
+        )
         output, h = result[0], result[1]
         if not is_batched:
             output, h = output.squeeze(batch_dim), h.squeeze(1)
         return output, h
 
 
-def from_dense(module: nn.Module, compression=None, k: int = 1, per_gate: bool = True, *,
-               j: int | None = None, lmf: bool = False) -> _HLFRNNBase:
+def from_dense(
+    module: nn.Module, compression=None, k: int = 1, per_gate: bool = True, *, j: int | None = None, lmf: bool = False
+) -> _HLFRNNBase:
     """An HLFLSTM / HLFGRU from a trained nn.LSTM / nn.GRU (Figure 1 by truncated SVD).
 
     Each matrix (or gate block, ``per_gate=True``) keeps its top j rows in A'
@@ -396,9 +491,22 @@ def from_dense(module: nn.Module, compression=None, k: int = 1, per_gate: bool =
     else:
         raise HlfgenError(f"from_dense: want an nn.LSTM or nn.GRU, got {type(module).__name__}")
     p = next(module.parameters())
-    hlf = cls(module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
-              module.dropout, module.bidirectional, device=p.device, dtype=p.dtype,
-              compression=compression, k=k, j=j, per_gate=per_gate, lmf=lmf)
+    hlf = cls(
+        module.input_size,
+        module.hidden_size,
+        module.num_layers,
+        module.bias,
+        module.batch_first,
+        module.dropout,
+        module.bidirectional,
+        device=p.device,
+        dtype=p.dtype,
+        compression=compression,
+        k=k,
+        j=j,
+        per_gate=per_gate,
+        lmf=lmf,
+    )
     with torch.no_grad():
         for name in hlf._flat_weights_names:
             dense = getattr(module, name).detach()
@@ -409,7 +517,7 @@ def from_dense(module: nn.Module, compression=None, k: int = 1, per_gate: bool =
             W = dense.to("cpu", torch.float64).numpy()
             row = 0
             for blk in target.gates.values():
-                A, B, C = factor_hlf(W[row:row + blk.m], blk.j, blk.k)
+                A, B, C = factor_hlf(W[row : row + blk.m], blk.j, blk.k)
                 row += blk.m
                 for param, arr in ((blk.A, A), (blk.B, B), (blk.C, C)):
                     param.copy_(torch.from_numpy(np.ascontiguousarray(arr)))

@@ -16,11 +16,28 @@ from onnx import TensorProto, helper
 import models
 
 KINDS = ("lstm", "gru", "rnn")
-ACTS = ["Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh", "HardSigmoid", "Elu",
-        "Softsign", "Softplus"]
+ACTS = [
+    "Relu",
+    "Tanh",
+    "Sigmoid",
+    "Affine",
+    "LeakyRelu",
+    "ThresholdedRelu",
+    "ScaledTanh",
+    "HardSigmoid",
+    "Elu",
+    "Softsign",
+    "Softplus",
+]
 # Which activations take alpha / beta (the fuzzer always passes both lists in full).
-TAKES = {"Affine": (1, 1), "LeakyRelu": (1, 0), "ThresholdedRelu": (1, 0), "ScaledTanh": (1, 1),
-         "HardSigmoid": (1, 1), "Elu": (1, 0)}
+TAKES = {
+    "Affine": (1, 1),
+    "LeakyRelu": (1, 0),
+    "ThresholdedRelu": (1, 0),
+    "ScaledTanh": (1, 1),
+    "HardSigmoid": (1, 1),
+    "Elu": (1, 0),
+}
 
 
 def _weights(rng, kind: str, hidden: int):
@@ -37,8 +54,9 @@ def _weights(rng, kind: str, hidden: int):
     if choice == 3:
         return models.lmf(k)
     if choice == 4:
-        return models.mixed([None if rng.random() < 0.4 else (int(rng.integers(0, hidden // 2 + 1)), k)
-                             for _ in range(G)])
+        return models.mixed(
+            [None if rng.random() < 0.4 else (int(rng.integers(0, hidden // 2 + 1)), k) for _ in range(G)]
+        )
     if choice == 5:
         return models.torch_reorder(j, k, per_gate=bool(rng.integers(0, 2)))
     if choice == 6:
@@ -58,22 +76,34 @@ def case_config(seed: int, index: int) -> dict:
     direction = ["forward", "reverse", "bidirectional"][int(rng.integers(0, 3))]
     D = 2 if direction == "bidirectional" else 1
     per = models.NUM_ACTS[kind]
-    cfg = dict(kind=kind, input_size=int(rng.integers(1, 12)), hidden=hidden, direction=direction,
-               layout=int(rng.integers(0, 2)), with_bias=bool(rng.random() < 0.8),
-               bias_torch=bool(rng.random() < 0.2), seq_lens=bool(rng.random() < 0.4),
-               initial_h=bool(rng.random() < 0.4), initial_c=bool(rng.random() < 0.4) and kind == "lstm",
-               peepholes=bool(rng.random() < 0.4) and kind == "lstm",
-               clip=float(rng.uniform(0.5, 3)) if rng.random() < 0.3 else None,
-               input_forget=int(rng.random() < 0.3) if kind == "lstm" else 0,
-               linear_before_reset=int(rng.random() < 0.5) if kind == "gru" else 0,
-               weights=_weights(rng, kind, hidden), r_weights=_weights(rng, kind, hidden),
-               outputs=tuple(o for o in models.STATE_OUTPUTS[kind] if rng.random() < 0.7) or ("Y",))
+    cfg = dict(
+        kind=kind,
+        input_size=int(rng.integers(1, 12)),
+        hidden=hidden,
+        direction=direction,
+        layout=int(rng.integers(0, 2)),
+        with_bias=bool(rng.random() < 0.8),
+        bias_torch=bool(rng.random() < 0.2),
+        seq_lens=bool(rng.random() < 0.4),
+        initial_h=bool(rng.random() < 0.4),
+        initial_c=bool(rng.random() < 0.4) and kind == "lstm",
+        peepholes=bool(rng.random() < 0.4) and kind == "lstm",
+        clip=float(rng.uniform(0.5, 3)) if rng.random() < 0.3 else None,
+        input_forget=int(rng.random() < 0.3) if kind == "lstm" else 0,
+        linear_before_reset=int(rng.random() < 0.5) if kind == "gru" else 0,
+        weights=_weights(rng, kind, hidden),
+        r_weights=_weights(rng, kind, hidden),
+        outputs=tuple(o for o in models.STATE_OUTPUTS[kind] if rng.random() < 0.7) or ("Y",),
+    )
     if rng.random() < 0.5:
         acts = [ACTS[int(i)] for i in rng.integers(0, len(ACTS), size=per * D)]
         na = sum(TAKES.get(a, (0, 0))[0] for a in acts)
         nb = sum(TAKES.get(a, (0, 0))[1] for a in acts)
-        cfg.update(activations=acts, activation_alpha=[float(v) for v in rng.uniform(0.1, 1.5, na)] or None,
-                   activation_beta=[float(v) for v in rng.uniform(-0.5, 1.0, nb)] or None)
+        cfg.update(
+            activations=acts,
+            activation_alpha=[float(v) for v in rng.uniform(0.1, 1.5, na)] or None,
+            activation_beta=[float(v) for v in rng.uniform(-0.5, 1.0, nb)] or None,
+        )
     else:
         cfg.update(activations=None, activation_alpha=None, activation_beta=None)
     return cfg
@@ -99,14 +129,30 @@ def group_model(seed: int, cases: list[int], batch: int) -> tuple[onnx.ModelProt
         if cfg["initial_c"]:
             ginputs.append(helper.make_tensor_value_info(p + "c0", TensorProto.FLOAT, st_shape))
         outs = models._layer(
-            g, kind=kind, x=p + "X", input_size=cfg["input_size"], hidden=H, direction=cfg["direction"],
-            batch=batch, layout=layout, weights=cfg["weights"], r_weights=cfg["r_weights"],
-            with_bias=cfg["with_bias"], bias_torch=cfg["bias_torch"],
-            seq_lens=p + "seq" if cfg["seq_lens"] else None, initial_h=p + "h0" if cfg["initial_h"] else None,
-            initial_c=p + "c0" if cfg["initial_c"] else None, with_peepholes=cfg["peepholes"], clip=cfg["clip"],
-            input_forget=cfg["input_forget"], activations=cfg["activations"],
-            activation_alpha=cfg["activation_alpha"], activation_beta=cfg["activation_beta"],
-            linear_before_reset=cfg["linear_before_reset"], outputs=cfg["outputs"], explicit_defaults=False,
+            g,
+            kind=kind,
+            x=p + "X",
+            input_size=cfg["input_size"],
+            hidden=H,
+            direction=cfg["direction"],
+            batch=batch,
+            layout=layout,
+            weights=cfg["weights"],
+            r_weights=cfg["r_weights"],
+            with_bias=cfg["with_bias"],
+            bias_torch=cfg["bias_torch"],
+            seq_lens=p + "seq" if cfg["seq_lens"] else None,
+            initial_h=p + "h0" if cfg["initial_h"] else None,
+            initial_c=p + "c0" if cfg["initial_c"] else None,
+            with_peepholes=cfg["peepholes"],
+            clip=cfg["clip"],
+            input_forget=cfg["input_forget"],
+            activations=cfg["activations"],
+            activation_alpha=cfg["activation_alpha"],
+            activation_beta=cfg["activation_beta"],
+            linear_before_reset=cfg["linear_before_reset"],
+            outputs=cfg["outputs"],
+            explicit_defaults=False,
             name=f"c{ci}",
         )
         node = g.nodes[-1]
@@ -116,8 +162,9 @@ def group_model(seed: int, cases: list[int], batch: int) -> tuple[onnx.ModelProt
         y_shape = ["T", D, batch, H] if layout == 0 else [batch, "T", D, H]
         for o in renamed:
             if o:
-                goutputs.append(helper.make_tensor_value_info(o, TensorProto.FLOAT, y_shape if o.endswith("_Y")
-                                                              else st_shape))
+                goutputs.append(
+                    helper.make_tensor_value_info(o, TensorProto.FLOAT, y_shape if o.endswith("_Y") else st_shape)
+                )
         info[ci] = dict(cfg, node=node, D=D)
     graph = helper.make_graph(g.nodes, f"fuzz_{seed}_{cases[0]}", ginputs, goutputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)

@@ -22,10 +22,17 @@ import numpy as np
 
 # name -> (uses alpha, uses beta, default alpha, default beta), as onnxruntime reads the lists
 ACT_PARAMS = {
-    "relu": (False, False, 0, 0), "tanh": (False, False, 0, 0), "sigmoid": (False, False, 0, 0),
-    "affine": (True, True, 1.0, 0.0), "leakyrelu": (True, False, 0.01, 0), "thresholdedrelu": (True, False, 1.0, 0),
-    "scaledtanh": (True, True, 1.0, 1.0), "hardsigmoid": (True, True, 0.2, 0.5), "elu": (True, False, 1.0, 0),
-    "softsign": (False, False, 0, 0), "softplus": (False, False, 0, 0),
+    "relu": (False, False, 0, 0),
+    "tanh": (False, False, 0, 0),
+    "sigmoid": (False, False, 0, 0),
+    "affine": (True, True, 1.0, 0.0),
+    "leakyrelu": (True, False, 0.01, 0),
+    "thresholdedrelu": (True, False, 1.0, 0),
+    "scaledtanh": (True, True, 1.0, 1.0),
+    "hardsigmoid": (True, True, 0.2, 0.5),
+    "elu": (True, False, 1.0, 0),
+    "softsign": (False, False, 0, 0),
+    "softplus": (False, False, 0, 0),
 }
 DEFAULTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -62,12 +69,31 @@ def activations(op: str, num_dirs: int, names=None, alphas=None, betas=None):
         a = (alphas.pop(0) if alphas else da) if ua else 0.0
         b = (betas.pop(0) if betas else db) if ub else 0.0
         fns.append(activation(nm, a, b))
-    return [fns[d * per:(d + 1) * per] for d in range(num_dirs)]
+    return [fns[d * per : (d + 1) * per] for d in range(num_dirs)]
 
 
-def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hidden: int,
-        direction: str = "forward", layout: int = 0, clip=None, input_forget: int = 0,
-        linear_before_reset: int = 0, acts=None, alphas=None, betas=None, stats: dict | None = None):
+def run(
+    op: str,
+    X,
+    W,
+    R,
+    B=None,
+    seq_lens=None,
+    h0=None,
+    c0=None,
+    P=None,
+    *,
+    hidden: int,
+    direction: str = "forward",
+    layout: int = 0,
+    clip=None,
+    input_forget: int = 0,
+    linear_before_reset: int = 0,
+    acts=None,
+    alphas=None,
+    betas=None,
+    stats: dict | None = None,
+):
     """Y, Y_h, Y_c (Y_c None unless LSTM), float64, in the node's layout.  stats, when given,
     gets "peak": the largest magnitude of any gate pre-activation or state on the way (float32
     overflows past 3.4e38, so a float32 engine cannot be held to the float64 values of such a run)."""
@@ -94,7 +120,7 @@ def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hi
         f = fns[d][0]
         g = fns[d][1] if op != "RNN" else None
         hfn = fns[d][2] if op == "LSTM" else None
-        Wb, Rb = B[d, :G * H], B[d, G * H:]
+        Wb, Rb = B[d, : G * H], B[d, G * H :]
         for b in range(Bn):
             h = np.zeros(H) if h0 is None else np.asarray(h0, np.float64)[d, b].copy()
             c = np.zeros(H) if c0 is None else np.asarray(c0, np.float64)[d, b].copy()
@@ -106,21 +132,20 @@ def run(op: str, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, *, hi
                     hr = R[d] @ h + Rb
                     pre = xw + hr
                     i = f(clipf(pre[:H] + P[d, :H] * c))
-                    fg = 1 - i if input_forget else f(clipf(pre[2 * H:3 * H] + P[d, 2 * H:] * c))
-                    ct = g(clipf(pre[3 * H:]))
+                    fg = 1 - i if input_forget else f(clipf(pre[2 * H : 3 * H] + P[d, 2 * H :] * c))
+                    ct = g(clipf(pre[3 * H :]))
                     c = fg * c + i * ct
-                    o = f(clipf(pre[H:2 * H] + P[d, H:2 * H] * c))
+                    o = f(clipf(pre[H : 2 * H] + P[d, H : 2 * H] * c))
                     h = o * hfn(c)
-                    peak = max(peak, np.abs(pre).max(), np.abs(P[d] * np.concatenate([c, c, c])).max(),
-                               np.abs(c).max())
+                    peak = max(peak, np.abs(pre).max(), np.abs(P[d] * np.concatenate([c, c, c])).max(), np.abs(c).max())
                 elif op == "GRU":
-                    Rz, Rr, Rh = R[d][:H], R[d][H:2 * H], R[d][2 * H:]
+                    Rz, Rr, Rh = R[d][:H], R[d][H : 2 * H], R[d][2 * H :]
                     z = f(clipf(xw[:H] + Rz @ h + Rb[:H]))
-                    r = f(clipf(xw[H:2 * H] + Rr @ h + Rb[H:2 * H]))
+                    r = f(clipf(xw[H : 2 * H] + Rr @ h + Rb[H : 2 * H]))
                     if linear_before_reset:
-                        ht = g(clipf(xw[2 * H:] + r * (Rh @ h + Rb[2 * H:])))
+                        ht = g(clipf(xw[2 * H :] + r * (Rh @ h + Rb[2 * H :])))
                     else:
-                        ht = g(clipf(xw[2 * H:] + Rh @ (r * h) + Rb[2 * H:]))
+                        ht = g(clipf(xw[2 * H :] + Rh @ (r * h) + Rb[2 * H :]))
                     h = (1 - z) * ht + z * h
                     peak = max(peak, np.abs(xw).max(), np.abs(R[d] @ h).max())
                 else:

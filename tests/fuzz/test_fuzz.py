@@ -43,12 +43,18 @@ HAVE_A64 = bool(shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aar
 def _groups():
     if ONLY:
         return [pytest.param("host", ONLY, id="cases_" + "_".join(map(str, ONLY)))]
-    out = [pytest.param("host", list(range(s, min(s + GROUP, N_VALID))), id=f"host_group{s // GROUP}")
-           for s in range(0, N_VALID, GROUP)]
+    out = [
+        pytest.param("host", list(range(s, min(s + GROUP, N_VALID))), id=f"host_group{s // GROUP}")
+        for s in range(0, N_VALID, GROUP)
+    ]
     if HAVE_A64:
         base = 10**5  # aarch64 cases are numbered from 100000
-        out += [pytest.param("cortex-a73", list(range(base + s, base + min(s + GROUP, N_AARCH64))),
-                             id=f"a73_group{s // GROUP}") for s in range(0, N_AARCH64, GROUP)]
+        out += [
+            pytest.param(
+                "cortex-a73", list(range(base + s, base + min(s + GROUP, N_AARCH64))), id=f"a73_group{s // GROUP}"
+            )
+            for s in range(0, N_AARCH64, GROUP)
+        ]
     return out
 
 
@@ -61,14 +67,24 @@ def _constant_values(model: onnx.ModelProto) -> dict:
     from onnx.reference import ReferenceEvaluator
 
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    wanted = {n.input[pos] for n in model.graph.node if n.op_type in ("LSTM", "GRU", "RNN")
-              for pos in (1, 2, 3, 7) if pos < len(n.input) and n.input[pos]}
+    wanted = {
+        n.input[pos]
+        for n in model.graph.node
+        if n.op_type in ("LSTM", "GRU", "RNN")
+        for pos in (1, 2, 3, 7)
+        if pos < len(n.input) and n.input[pos]
+    }
     todo = sorted(wanted - set(inits))
     out = {k: v for k, v in inits.items() if k in wanted}
     if todo:
         consts = [n for n in model.graph.node if n.op_type not in ("LSTM", "GRU", "RNN")]
-        g = helper.make_graph(consts, "w", [], [helper.make_value_info(n, onnx.TypeProto()) for n in todo],
-                              initializer=list(model.graph.initializer))
+        g = helper.make_graph(
+            consts,
+            "w",
+            [],
+            [helper.make_value_info(n, onnx.TypeProto()) for n in todo],
+            initializer=list(model.graph.initializer),
+        )
         m = helper.make_model(g, opset_imports=list(model.opset_import), ir_version=model.ir_version)
         out.update(zip(todo, ReferenceEvaluator(m).run(None, {})))
     return out
@@ -88,10 +104,26 @@ def _numpy_oracle(model, info, feeds, overflow: dict | None = None) -> dict:
         w = {pos: values[node.input[pos]] for pos in (1, 2, 3, 7) if pos < len(node.input) and node.input[pos]}
         with np.errstate(over="ignore", invalid="ignore"):  # such runs are left out below
             Y, Yh, Yc = reference.run(
-                node.op_type, feeds[p + "X"], w[1], w[2], w.get(3), feeds.get(p + "seq"), feeds.get(p + "h0"),
-                feeds.get(p + "c0"), w.get(7), hidden=cfg["hidden"], direction=cfg["direction"], layout=cfg["layout"],
-                clip=cfg["clip"], input_forget=cfg["input_forget"], linear_before_reset=cfg["linear_before_reset"],
-                acts=cfg["activations"], alphas=cfg["activation_alpha"], betas=cfg["activation_beta"], stats=stats)
+                node.op_type,
+                feeds[p + "X"],
+                w[1],
+                w[2],
+                w.get(3),
+                feeds.get(p + "seq"),
+                feeds.get(p + "h0"),
+                feeds.get(p + "c0"),
+                w.get(7),
+                hidden=cfg["hidden"],
+                direction=cfg["direction"],
+                layout=cfg["layout"],
+                clip=cfg["clip"],
+                input_forget=cfg["input_forget"],
+                linear_before_reset=cfg["linear_before_reset"],
+                acts=cfg["activations"],
+                alphas=cfg["activation_alpha"],
+                betas=cfg["activation_beta"],
+                stats=stats,
+            )
         if stats["peak"] > FLOAT32_SAFE and overflow is not None:
             overflow[ci] = stats["peak"]
             continue
@@ -144,17 +176,30 @@ def test_valid_models(target, cases, tmp_path):
             why = None if why is None else f"vs onnxruntime: {why}"
         if why:
             c = info[ci]
-            failures.append(f"case {ci} ({c['kind']} {c['direction']} layout {c['layout']} H={c['hidden']} "
-                            f"I={c['input_size']} W={c['weights'].label()} R={c['r_weights'].label()}): {name}: {why}")
-    assert not failures, (f"{len(failures)} output(s) wrong (batch {batch}, T {T}, {target}):\n" + "\n".join(failures)
-                          + f"\nreplay: HLF_FUZZ_BATCH={batch} HLF_FUZZ_T={T} "
-                          + _replay(sorted({int(f.split()[1]) for f in failures})))
+            failures.append(
+                f"case {ci} ({c['kind']} {c['direction']} layout {c['layout']} H={c['hidden']} "
+                f"I={c['input_size']} W={c['weights'].label()} R={c['r_weights'].label()}): {name}: {why}"
+            )
+    assert not failures, (
+        f"{len(failures)} output(s) wrong (batch {batch}, T {T}, {target}):\n"
+        + "\n".join(failures)
+        + f"\nreplay: HLF_FUZZ_BATCH={batch} HLF_FUZZ_T={T} "
+        + _replay(sorted({int(f.split()[1]) for f in failures}))
+    )
 
 
 # ---------------------------------------------------------------- bad inputs
 def _small_model(seed: int) -> onnx.ModelProto:
-    return models.rnn_model(["lstm", "gru", "rnn"][seed % 3], 3, 4, weights=models.hlf_per_gate(1, 1),
-                            with_seq_lens=bool(seed % 2), with_initial_h=True, batch=2, seed=seed)
+    return models.rnn_model(
+        ["lstm", "gru", "rnn"][seed % 3],
+        3,
+        4,
+        weights=models.hlf_per_gate(1, 1),
+        with_seq_lens=bool(seed % 2),
+        with_initial_h=True,
+        batch=2,
+        seed=seed,
+    )
 
 
 def _bad_input(i: int, tmp: Path) -> tuple[list[str], bool]:
@@ -173,7 +218,7 @@ def _bad_input(i: int, tmp: Path) -> tuple[list[str], bool]:
             if op == 0:
                 data[pos] = int(rng.integers(0, 256))
             elif op == 1:
-                del data[pos:pos + int(rng.integers(1, 16))]
+                del data[pos : pos + int(rng.integers(1, 16))]
             else:
                 data[pos:pos] = bytes(rng.integers(0, 256, int(rng.integers(1, 8))).astype(np.uint8))
         path.write_bytes(bytes(data))
@@ -236,7 +281,14 @@ def _bad_input(i: int, tmp: Path) -> tuple[list[str], bool]:
         if which == 1:
             return ["build", str(path), "-o", out, "--batch", str(rng.choice(["two", "0", "-3", "1e3"]))], True
         if which == 2:
-            return ["build", str(path), "-o", out, "--name", str(rng.choice(["a*/b", "int", "9x", "hlf_x", "a b"]))], True
+            return [
+                "build",
+                str(path),
+                "-o",
+                out,
+                "--name",
+                str(rng.choice(["a*/b", "int", "9x", "hlf_x", "a b"])),
+            ], True
         return ["build", str(path), "-o", out, "--target", "z80"], True
     onnx.save(m, str(path))
     return ["build", str(path), "-o", out] + args, True
@@ -265,6 +317,8 @@ def test_bad_inputs(tmp_path):
             shutil.rmtree(out, ignore_errors=True)
             continue
         if rc != 2 or len(lines) > 3 or (out.exists() and not out.is_file()):
-            problems.append(f"bad input {i}: exit {rc}, {len(lines)} stderr lines, out dir {out.exists()}: "
-                            + " | ".join(lines)[:300])
+            problems.append(
+                f"bad input {i}: exit {rc}, {len(lines)} stderr lines, out dir {out.exists()}: "
+                + " | ".join(lines)[:300]
+            )
     assert not problems, "\n".join(problems) + f"\nreplay: HLF_FUZZ_SEED={SEED} pytest tests/fuzz -k bad_inputs"

@@ -53,17 +53,21 @@ def export(name: str, mode: str, out: Path) -> None:
         warnings.simplefilter("ignore")
         if mode == "ts":
             axes = {k: v for k, v in net.dynamic_axes().items() if v}
-            torch.onnx.export(module, args, str(tmp), dynamo=False, dynamic_axes=axes,
-                              do_constant_folding=not net.hlf, **kw)
+            torch.onnx.export(
+                module, args, str(tmp), dynamo=False, dynamic_axes=axes, do_constant_folding=not net.hlf, **kw
+            )
         else:
             dims = {}
-            shapes = tuple({a: dims.setdefault(d, torch.export.Dim(d, min=1, max=64)) for a, d in axes.items()} or None
-                           for axes in net.dynamic_axes().values())
+            shapes = tuple(
+                {a: dims.setdefault(d, torch.export.Dim(d, min=1, max=64)) for a, d in axes.items()} or None
+                for axes in net.dynamic_axes().values()
+            )
             # One dynamo export serves both modes: torch.onnx.export(optimize=True) is this export
             # followed by ONNXProgram.optimize() (torch/onnx/_internal/exporter/_core.py), so the
             # optimize=False file is saved first and the optimized one from the same program.
-            prog = torch.onnx.export(module, args, dynamo=True, optimize=False, dynamic_shapes=shapes,
-                                     verbose=False, **kw)
+            prog = torch.onnx.export(
+                module, args, dynamo=True, optimize=False, dynamic_shapes=shapes, verbose=False, **kw
+            )
             sibling = out.with_name(out.name.replace(f"_{mode}.onnx", f"_{'dyn' if mode == 'opt' else 'opt'}.onnx"))
             dyn_path, opt_path = (sibling, out) if mode == "opt" else (out, sibling)
             dyn_tmp = tmp if mode == "dyn" else dyn_path.with_name(f".{dyn_path.stem}.{os.getpid()}.onnx")

@@ -25,7 +25,7 @@ class HLFLinear(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, j: int, k: int, bias: bool = True):
         super().__init__()
-        bound = n_in ** -0.5
+        bound = n_in**-0.5
         self.A = nn.Parameter(torch.empty(j, n_in).uniform_(-bound, bound))
         b = (3.0 * bound * bound / k) ** 0.25
         self.B = nn.Parameter(torch.empty(n_out - j, k).uniform_(-b, b))
@@ -84,13 +84,13 @@ class DecoderStep(nn.Module):
         self.out = lin(DEC, VOCAB)
 
     def forward(self, prev, h0, c0, memory, mask=None, feed=None, fill=float("-inf")):
-        x = self.emb(prev)                                   # [B, E]
+        x = self.emb(prev)  # [B, E]
         if self.cell:
             h, c = self.rnn(torch.cat([x, feed], 1), (h0, c0))
             h1, c1 = h, c
         else:
             y, (h1, c1) = self.rnn(x.unsqueeze(0), (h0, c0))  # T = 1
-            h = y[0]                                          # [B, DEC]
+            h = y[0]  # [B, DEC]
         keys = self.w_a(memory) if self.score == "general" else memory
         scores = torch.bmm(keys, h.unsqueeze(2)).squeeze(2)  # [B, S]
         if mask is not None:
@@ -150,10 +150,10 @@ class AttBLSTM(nn.Module):
         self.fc = HLFLinear(HID, CLASSES, j=2, k=1) if hlf else nn.Linear(HID, CLASSES)
 
     def forward(self, tokens):
-        y, _ = self.rnn(self.emb(tokens))                  # [B, T, 2H]
-        hs = y[:, :, :HID] + y[:, :, HID:]                  # [B, T, H]
+        y, _ = self.rnn(self.emb(tokens))  # [B, T, 2H]
+        hs = y[:, :, :HID] + y[:, :, HID:]  # [B, T, H]
         alpha = torch.softmax(self.w(torch.tanh(hs)).squeeze(2), dim=1)  # [B, T]
-        r = torch.bmm(alpha.unsqueeze(1), hs).squeeze(1)    # [B, H]
+        r = torch.bmm(alpha.unsqueeze(1), hs).squeeze(1)  # [B, H]
         return torch.softmax(self.fc(torch.tanh(r)), dim=-1), alpha
 
 
@@ -168,10 +168,10 @@ class ATISJoint(nn.Module):
         self.intent = nn.Linear(2 * HID, CLASSES)
 
     def forward(self, tokens):
-        y, _ = self.rnn(self.emb(tokens))                             # [B, T, 2H]
-        scores = torch.bmm(y, y.transpose(1, 2)) / (2 * HID) ** 0.5   # [B, T, T]
-        ctx = torch.bmm(torch.softmax(scores, dim=-1), y)             # [B, T, 2H]
-        slots = self.slot(torch.cat([y, ctx], dim=2))                 # [B, T, SLOTS]
+        y, _ = self.rnn(self.emb(tokens))  # [B, T, 2H]
+        scores = torch.bmm(y, y.transpose(1, 2)) / (2 * HID) ** 0.5  # [B, T, T]
+        ctx = torch.bmm(torch.softmax(scores, dim=-1), y)  # [B, T, 2H]
+        slots = self.slot(torch.cat([y, ctx], dim=2))  # [B, T, SLOTS]
         return slots, self.intent(ctx.mean(dim=1))
 
 
@@ -198,8 +198,8 @@ class CRNN1d(nn.Module):
         self.rnn = nn.GRU(CONV_CH, KWS_HID, batch_first=True)
         self.fc = nn.Linear(KWS_HID, CLASSES)
 
-    def forward(self, feats):                                   # [B, T, F]
-        z = F.relu(self.bn(self.conv(feats.transpose(1, 2))))   # [B, C, T]
+    def forward(self, feats):  # [B, T, F]
+        z = F.relu(self.bn(self.conv(feats.transpose(1, 2))))  # [B, C, T]
         _, h = self.rnn(z.transpose(1, 2))
         return self.fc(h[-1])
 
@@ -215,9 +215,9 @@ class CRNN2d(nn.Module):
         self.rnn = nn.LSTM(CONV_CH * (FEATS - 2), KWS_HID, batch_first=True)
         self.fc = nn.Linear(KWS_HID, CLASSES)
 
-    def forward(self, feats):                                    # [B, 1, T, F]
-        z = F.relu(self.bn(self.conv(feats)))                    # [B, C, floor((T-1)/2)+1, F-2]
-        z = z.permute(0, 2, 1, 3).flatten(2)                     # [B, T', C*(F-2)]
+    def forward(self, feats):  # [B, 1, T, F]
+        z = F.relu(self.bn(self.conv(feats)))  # [B, C, floor((T-1)/2)+1, F-2]
+        z = z.permute(0, 2, 1, 3).flatten(2)  # [B, T', C*(F-2)]
         _, (h, _) = self.rnn(z)
         return self.fc(h[-1])
 
