@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import COMPILERS, QUANTIZE_MODES, SPARSE_MODES, TARGETS, WEIGHT_FORMATS
+from .config import COMPILERS, QUANTIZE_CHOICES, QUANTIZE_MODES, SPARSE_MODES, TARGETS, WEIGHT_FORMATS
 from .errors import HlfgenError
 
 TARGET_HELP = "host (portable C), cortex-a73 or aarch64 (NEON, cross-compiled)"
@@ -16,8 +16,9 @@ SPARSE_HELP = (
     "default), off (all dense), csr or block (force that format)"
 )
 QUANTIZE_HELP = (
-    "weight matrices: none (fp32, default), fp16 (stored as fp16, fp32 arithmetic) or int8 (symmetric per-row "
-    "scales, inputs quantized per step, int32 accumulation); see docs/quantization.md"
+    "weight matrices: auto (default: fp16 if the model's weights are float16, else fp32), none (fp32), fp16 "
+    "(stored as fp16, fp32 arithmetic) or int8 (symmetric per-row scales, inputs quantized per step, int32 "
+    "accumulation); see docs/quantization.md"
 )
 WEIGHTS_HELP = (
     "how the weights are emitted: c (static const arrays in <name>_weights.h), bin (a binary blob "
@@ -72,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N", help=MAX_DIM_HELP)
     b.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     b.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
-    b.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
+    b.add_argument("--quantize", default="auto", choices=QUANTIZE_CHOICES, help=QUANTIZE_HELP)
 
     c = sub.add_parser("check", help="build, run on random inputs and compare with onnxruntime")
     c.add_argument("model")
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     c.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
-    c.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
+    c.add_argument("--quantize", default="auto", choices=QUANTIZE_CHOICES, help=QUANTIZE_HELP)
 
     r = sub.add_parser("run", help="build and run a model on .npy inputs (here, under qemu, or on a board)")
     r.add_argument("model")
@@ -116,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-dim", type=_dim, action="append", default=[], metavar="NAME=N", help=MAX_DIM_HELP)
     r.add_argument("--sparse", default="auto", choices=SPARSE_MODES, help=SPARSE_HELP)
     r.add_argument("--weights", default="auto", choices=WEIGHT_FORMATS, help=WEIGHTS_HELP)
-    r.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help=QUANTIZE_HELP)
+    r.add_argument("--quantize", default="auto", choices=QUANTIZE_CHOICES, help=QUANTIZE_HELP)
     r.add_argument("--compiler", default="gcc", choices=COMPILERS)
 
     i = sub.add_parser(
@@ -244,6 +245,8 @@ def cmd_build(args) -> int:
         print("  run-time dimensions: " + ", ".join(f"{d.name} 1..{d.max}" for d in m.dims))
     where = f"{m.name}_weights.bin" if weights_format(p, args.weights) == "bin" else f"{m.name}_weights.h"
     print(f"  weights {p.weight_bytes} bytes ({where}), one instance {ctx_bytes(p)} bytes ({m.name.upper()}_CTX_BYTES)")
+    if args.quantize == "auto" and p.quantize == "fp16":
+        print("  weights stored fp16: the model's weight initializers are float16 (--quantize none for fp32)")
     for ch in p.sparse_choices:
         print(
             f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}"

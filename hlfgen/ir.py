@@ -199,6 +199,7 @@ class Model:
     opset: int = 0
     source: str = ""
     static_seq_len: int | None = None  # the recurrent layers' T, if static
+    fp16_weights: bool = False  # every matrix initializer is float16 (a half-precision model): --quantize auto -> fp16
     dims: list[DimSymbol] = field(default_factory=list)  # run-time dimensions, in the C API's order
     fixed: dict[str, int] = field(default_factory=dict)  # symbols of the graph fixed at build time
     seq_symbol: str | None = None  # the run-time symbol that is the recurrent layers' T (streaming axis)

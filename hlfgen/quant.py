@@ -33,6 +33,14 @@ KERNEL = {"none": "f32", "fp16": "f16", "int8": "qs8"}
 CTYPE = {"float32": "float", "float16": "uint16_t", "int8": "int8_t"}
 
 
+def resolve(mode: str, fp16_weights: bool) -> str:
+    """--quantize auto: fp16 storage for a model whose weight initializers are float16 (fp16 -> fp32
+    is exact, so that is onnxruntime's math on the same file at half the bytes), else none."""
+    if mode == "auto":
+        return "fp16" if fp16_weights else "none"
+    return check_mode(mode)
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise HlfgenError(f"unknown --quantize mode '{mode}' (choose from {', '.join(MODES)})")

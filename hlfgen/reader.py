@@ -246,8 +246,15 @@ class _Reader:
 
     # ------------------------------------------------------------ entry
     def walk(self) -> None:
+        mats = {"half": 0, "full": 0}  # matrix-like initializers (two axes longer than 1) by precision
         for init in self.graph.initializer:
             self.consts[init.name] = self._tensor_value(init, "initializer")
+            if sum(1 for d in init.dims if d > 1) >= 2:
+                if init.data_type == onnx.TensorProto.FLOAT16:
+                    mats["half"] += 1
+                elif init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
+                    mats["full"] += 1
+        self.fp16_weights = mats["half"] > 0 and mats["full"] == 0
         for sp in self.graph.sparse_initializer:
             raise HlfgenError(f"sparse initializer '{sp.values.name}' is not supported")
         self._bind_inputs()
@@ -294,6 +301,7 @@ class _Reader:
             dims=dim_syms,
             fixed={k: v for k, v in bind.items() if k in self.fixed_seen},
             seq_symbol=seq_symbol,
+            fp16_weights=self.fp16_weights,
         )
 
     def _tensor_value(self, t: onnx.TensorProto, what: str) -> np.ndarray:

@@ -211,3 +211,45 @@ def test_bad_mode_and_inspect(models):
         text=True,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def _half_model(tmp_path, kind="lstm"):
+    """An LSTM/GRU whose W, R, B are float16 initializers cast to float (what a float16 converter
+    that keeps the recurrent op in fp32 writes)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    n_in, hid = 16, 24
+    gates = 4 if kind == "lstm" else 3
+    inits, nodes = [], []
+    for name, shape in (("W", (1, gates * hid, n_in)), ("R", (1, gates * hid, hid)), ("B", (1, 2 * gates * hid))):
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.4, shape).astype(np.float16), name + "16"))
+        nodes.append(helper.make_node("Cast", [name + "16"], [name], to=TensorProto.FLOAT))
+    nodes.append(helper.make_node(kind.upper(), ["X", "W", "R", "B"], ["Y", "Y_h"], hidden_size=hid))
+    graph = helper.make_graph(
+        nodes,
+        "half",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 2, n_in])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("Y", "Y_h")],
+        initializer=inits,
+    )
+    path = tmp_path / f"half_{kind}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_float16_weights_build_fp16_and_match_onnxruntime_exactly(kind, tmp_path):
+    """--quantize auto (the default) stores a float16 model's weights as fp16: half the bytes of
+    --quantize none, and onnxruntime's own math on the file (fp16 -> fp32 is exact), so the plain
+    fp32 tolerance holds with no quantization allowance."""
+    from hlfgen.build import generate
+    from hlfgen.check import check
+
+    path = _half_model(tmp_path, kind)
+    auto = generate(path, tmp_path / "auto", batch=2, max_seq_len=5)
+    fp32 = generate(path, tmp_path / "fp32", batch=2, max_seq_len=5, quantize="none")
+    assert auto.program.quantize == "fp16" and fp32.program.quantize == "none"
+    assert auto.program.weight_bytes < 0.6 * fp32.program.weight_bytes  # matrices halve, biases stay fp32
+    report = check(path, seq_len=5, batch=2, work_dir=tmp_path / "check")
+    assert report.ok and not report.quant_atol, report.rows
