@@ -20,7 +20,6 @@ not set.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from . import dims as D
-from . import fold, ops, qonnx, validate
+from . import cnames, fold, ops, qonnx, validate
 from . import weights as W
 from .config import DEFAULT_MAX_SEQ_LEN, ONNX_TO_DTYPE
 from .errors import HlfgenError
@@ -39,66 +38,6 @@ from .ir import DimSymbol, Model, RecurrentLayer, TensorInfo
 DEFAULT_MAX_DIM = 128
 
 ONNX_DTYPES = ONNX_TO_DTYPE
-
-
-# Names that would clash with system libraries (lib<name>.a), C keywords, or
-# standard headers (<name>.h would hide <time.h>, <math.h>, ...).
-RESERVED_NAMES = {
-    "m",
-    "c",
-    "dl",
-    "rt",
-    "pthread",
-    "main",
-    "model",
-    "int",
-    "float",
-    "void",
-    "static",
-    "const",
-    "assert",
-    "complex",
-    "ctype",
-    "errno",
-    "fenv",
-    "inttypes",
-    "iso646",
-    "limits",
-    "locale",
-    "math",
-    "setjmp",
-    "signal",
-    "stdalign",
-    "stdarg",
-    "stdatomic",
-    "stdbool",
-    "stddef",
-    "stdint",
-    "stdio",
-    "stdlib",
-    "stdnoreturn",
-    "string",
-    "tgmath",
-    "threads",
-    "time",
-    "uchar",
-    "wchar",
-    "wctype",
-}
-
-
-def c_identifier(text: str) -> str:
-    """A C identifier made from a file name or tensor name."""
-    ident = re.sub(r"[^0-9A-Za-z_]", "_", text)
-    if not ident or ident[0].isdigit():
-        ident = "m_" + ident
-    return ident
-
-
-def model_name(path) -> str:
-    """Default model name: a C identifier from the file name, never a reserved one."""
-    ident = c_identifier(Path(path).name.split(".")[0])
-    return ident + "_model" if ident in RESERVED_NAMES or ident.startswith("hlf_") else ident
 
 
 def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
@@ -132,7 +71,7 @@ def read_model(
     model = _read(proto, batch, max_seq_len, dict(dims or {}), dict(max_dims or {}))
     qonnx.attach(model, qweights)
     validate.check_ir(model)  # limits of the C runtime (config.MAX_RANK, ...)
-    model.name = name or model_name(path)
+    model.name = name or cnames.model_name(path)
     model.source = str(path)
     return model
 
@@ -215,7 +154,7 @@ def _c_names(names) -> dict[str, str]:
     """Symbol -> a distinct C identifier (for NAME_DIM_<X> macros and the generated code's locals)."""
     out, used = {}, set()
     for n in names:
-        base = c_identifier(n)
+        base = cnames.identifier(n)
         c, k = base, 2
         while c.upper() in used:
             c, k = f"{base}_{k}", k + 1

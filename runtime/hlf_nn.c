@@ -37,8 +37,8 @@ int hlf_gather_i32(size_t outer, size_t n, size_t inner_bytes, const void *data,
 /* ------------------------------------------------------- broadcasting */
 
 /* Strides (elements) of a dense operand over the output's axes: 0 on
- * broadcast axes (bit clear in full). */
-static void broadcast_strides(int rank, const long *dims, unsigned full, long *stride) {
+ * broadcast axes (bit clear in full); ONNX multidirectional broadcasting. */
+void hlf_broadcast_strides(int rank, const long *dims, unsigned full, long *stride) {
     long acc = 1;
     for (int i = rank - 1; i >= 0; i--) {
         if ((full >> i) & 1u) {
@@ -79,8 +79,8 @@ void hlf_f32_binary(int op, int rank, const long *dims, const float *a, unsigned
         binary_row(op, 1, a, 0, b, 0, out);
         return;
     }
-    broadcast_strides(rank, dims, a_full, sa);
-    broadcast_strides(rank, dims, b_full, sb);
+    hlf_broadcast_strides(rank, dims, a_full, sa);
+    hlf_broadcast_strides(rank, dims, b_full, sb);
     const long n = dims[rank - 1];
     long rows = 1;
     for (int i = 0; i < rank - 1; i++) {
@@ -110,7 +110,7 @@ void hlf_broadcast(int rank, const long *dims, const void *in, unsigned in_full,
         memcpy(dst, src, elem);
         return;
     }
-    broadcast_strides(rank, dims, in_full, s);
+    hlf_broadcast_strides(rank, dims, in_full, s);
     const long n = dims[rank - 1];
     long rows = 1;
     for (int i = 0; i < rank - 1; i++) {

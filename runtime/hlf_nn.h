@@ -54,6 +54,10 @@ enum hlf_binary_op {
 void hlf_f32_binary(int op, int rank, const long *dims, const float *a, unsigned a_full,
                     const float *b, unsigned b_full, float *out);
 
+/* Strides (elements) of an operand dense over the axes whose bit is set in
+ * full, 0 on the others (where it is broadcast): dims are the output's. */
+void hlf_broadcast_strides(int rank, const long *dims, unsigned full, long *stride);
+
 /* ONNX Expand: out (dims) = in broadcast, in_full as in hlf_f32_binary;
  * elements of elem bytes. */
 void hlf_broadcast(int rank, const long *dims, const void *in, unsigned in_full, size_t elem, void *out);

@@ -10,20 +10,6 @@
 
 /* ------------------------------------------------------- broadcasting */
 
-/* Strides (elements) of a dense operand over the output's axes: 0 on the
- * axes where it is broadcast (bit clear in full). */
-static void strides_of(int rank, const long *dims, unsigned full, long *stride) {
-    long acc = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        if ((full >> i) & 1u) {
-            stride[i] = acc;
-            acc *= dims[i];
-        } else {
-            stride[i] = 0;
-        }
-    }
-}
-
 /*
  * Row iterator over a broadcast output: `rows` rows of `n` elements (the last
  * axis); off[o] is operand o's element offset at the current row, step[o]
@@ -52,7 +38,7 @@ static void bcast_init(bcast *it, int rank, const long *dims, int nops, const un
         it->idx[i] = 0;
     }
     for (int o = 0; o < nops; o++) {
-        strides_of(rank, dims, full[o], it->stride[o]);
+        hlf_broadcast_strides(rank, dims, full[o], it->stride[o]);
         it->off[o] = 0;
         it->step[o] = rank ? it->stride[o][rank - 1] : 0;
     }

@@ -22,7 +22,7 @@ import hlfgen
 import models
 from conftest import run_oracle
 from hlfgen.build import compile_out, generate, run_runner
-from hlfgen.reader import c_identifier
+from hlfgen.cnames import identifier as c_identifier
 
 pytestmark = pytest.mark.skipif(not shutil.which("cc"), reason="needs a C compiler")
 
