@@ -36,6 +36,17 @@ def _positive(text: str) -> int:
     return v
 
 
+def _quant_list(text: str) -> list[str]:
+    """`bench --quantize none,fp16,int8`: a comma-separated list of --quantize modes."""
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in QUANTIZE_MODES]
+    if bad or not modes:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': give a comma-separated list of {', '.join(QUANTIZE_MODES)} (e.g. none,fp16,int8)"
+        )
+    return modes
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad argument reported in one line (exit 2) instead of the whole usage."""
 
@@ -190,6 +201,14 @@ def _parser() -> argparse.ArgumentParser:
     bn.add_argument("--no-insn", action="store_true", help="skip the AArch64 instruction counts (qemu)")
     bn.add_argument(
         "--insn-steps", type=_positive, default=16, help="sequence length of the instruction counts (default 16)"
+    )
+    bn.add_argument(
+        "--quantize",
+        type=_quant_list,
+        default=["none"],
+        metavar="MODES",
+        help="weight storage of the dense and HLF builds, comma-separated: none (fp32, default), fp16, int8; "
+        "fp16/int8 add a 'Quantized weights' table against fp32 (weight bytes, AArch64 insns, host time)",
     )
     bn.add_argument("--no-baselines", action="store_true", help="skip onnxruntime and tract")
     bn.add_argument("--no-plot", action="store_true", help="skip the PNG")

@@ -3,6 +3,8 @@
 No timed assertions: times are only checked to be positive and finite.  The
 AArch64 instruction counts are deterministic, so the HLF/dense instruction
 ratio is checked against Eq. 5 computed here, independently of hlfgen.hlf.
+The quick run also builds the fp16 and int8 variants of dense and HLF
+(``--quantize none,fp16,int8``): their weight bytes are deterministic.
 """
 
 from __future__ import annotations
@@ -40,7 +42,21 @@ def _eq5_lstm_square(h: int, cf: Fraction, k: int = 1) -> float:
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        [sys.executable, "-m", "hlfgen", "bench", "--quick", "-o", str(out), "--rounds", "2", "--call-ms", "5"],
+        [
+            sys.executable,
+            "-m",
+            "hlfgen",
+            "bench",
+            "--quick",
+            "-o",
+            str(out),
+            "--rounds",
+            "2",
+            "--call-ms",
+            "5",
+            "--quantize",
+            "none,fp16,int8",
+        ],
         capture_output=True,
         text=True,
         cwd=out,
@@ -142,3 +158,66 @@ def test_report_only_rerenders_from_json(quick):
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = (out / "benchmarks.md").read_text()
     assert again.split("## Phases")[0] == md.split("## Phases")[0]
+
+
+def _qrow(res, scheme, weights):
+    rows = [e for e in res["quantized"] if e["scheme"] == scheme and e["weights"] == weights]
+    assert len(rows) == 1, (scheme, weights, res["quantized"])
+    return rows[0]
+
+
+def test_quick_quantized_rows_and_ratios(quick):
+    """--quantize: fp32, fp16 and int8 rows of dense and HLF, their ratios from the rows' measured fields."""
+    _, res, md = quick
+    assert res["config"]["quantize"] == ["none", "fp16", "int8"]
+    assert "## Quantized weights" in md
+    assert {(e["scheme"], e["weights"]) for e in res["quantized"]} == {
+        (s, w) for s in ("dense", "hlf") for w in ("fp32", "fp16", "int8")
+    }
+    rows = {r["key"]: r for r in res["rows"]}
+    for e in res["quantized"]:
+        key = f"lstm128_{e['scheme']}" + ("_cf2p5" if e["cf"] else "")
+        r, b = rows[key + ("" if e["quantize"] == "none" else "_" + e["quantize"])], rows[key]
+        assert r["quantize"] == e["quantize"] and b["quantize"] == "none"
+        wb = "a73_weight_bytes" if e["bytes_target"] == "cortex-a73" else "weight_bytes"
+        assert e["weight_bytes"] == r[wb] and e["bytes_vs_fp32"] == r[wb] / b[wb]
+        assert e["host_bytes_vs_fp32"] == r["weight_bytes"] / b["weight_bytes"]
+        assert e["time_vs_fp32"] == r["us_per_step"]["median"] / b["us_per_step"]["median"] > 0
+        if HAVE_QEMU:
+            assert e["insn_vs_fp32"] == r["insn_per_step"] / b["insn_per_step"] > 0
+        row_md = f"| LSTM 128 | {e['scheme']} | {e['cf_label']} | {e['weights']} | {e['weight_bytes']:,} |"
+        assert row_md in md
+    # the fp32 summary is unchanged by the quantized builds (one row per scheme, fp32 bytes)
+    assert _row(res, "hlf")["weight_bytes"] == rows["lstm128_hlf_cf2p5"]["weight_bytes"]
+    if not HAVE_QEMU:
+        pytest.skip("the byte bounds are the cortex-a73 build's (needs gcc-aarch64-linux-gnu and qemu-user)")
+    # Structural (deterministic) bounds on the cortex-a73 build.  A quantized matrix is stored in whole
+    # 8-row panels while fp32 is unpadded: HLF's 49-row dense blocks take 56 rows, so at LSTM 128 fp16 HLF
+    # is 0.554x (0.50x of the matrix bytes plus the padding), int8 0.293x; dense 0.502x and 0.261x.
+    assert _qrow(res, "hlf", "int8")["bytes_vs_fp32"] < 0.3
+    assert _qrow(res, "hlf", "fp16")["bytes_vs_fp32"] < 0.56
+    assert _qrow(res, "dense", "int8")["bytes_vs_fp32"] < 0.27
+    assert _qrow(res, "dense", "fp16")["bytes_vs_fp32"] < 0.51
+    # int8 runs fewer AArch64 instructions than fp32, fp16 more (widening; docs/quantization.md)
+    for scheme in ("dense", "hlf"):
+        assert _qrow(res, scheme, "int8")["insn_vs_fp32"] < 1 < _qrow(res, scheme, "fp16")["insn_vs_fp32"]
+
+
+def test_report_of_a_bench_json_without_quantize(quick):
+    """A bench.json from before --quantize (no quantized rows, no quantize fields) renders as before."""
+    import copy
+
+    from hlfgen.bench import format_markdown, summarize, summarize_quantized
+
+    _, res, md = quick
+    old = copy.deepcopy(res)
+    old["rows"] = [r for r in old["rows"] if r["quantize"] == "none"]
+    for r in old["rows"]:
+        del r["quantize"], r["matrix_bytes"]
+        r.pop("a73_weight_bytes", None)
+    del old["config"]["quantize"], old["quantized"]
+    assert summarize(old) == res["summary"]
+    assert summarize_quantized(old) == []
+    again = format_markdown(old)  # no "quantized" key at all
+    assert "Quantized weights" not in again
+    assert again.split("## Targets")[1] == md.split("## Targets")[1]

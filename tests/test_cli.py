@@ -175,3 +175,15 @@ def test_check_detects_mismatch(tmp_path, monkeypatch):
     report = hcheck.check(model, seq_len=5)
     assert not report.ok
     assert any(not r.ok for r in report.rows)
+
+
+def test_bench_quantize_option():
+    """`bench --quantize` takes a comma-separated list of modes (default none) and refuses others."""
+    from hlfgen.cli import _parser
+
+    p = _parser()
+    assert p.parse_args(["bench"]).quantize == ["none"]
+    assert p.parse_args(["bench", "--quantize", "none,fp16,int8"]).quantize == ["none", "fp16", "int8"]
+    assert p.parse_args(["bench", "--quantize", "int8"]).quantize == ["int8"]
+    proc = _hlfgen("bench", "--quantize", "fp16,int4")
+    assert proc.returncode == 2 and "int4" in proc.stderr

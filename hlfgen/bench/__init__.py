@@ -19,7 +19,9 @@ dense weights) are built and measured:
   ``--repeat 2`` minus ``--repeat 1`` at T=16 (INSN_STEPS), deterministic;
 * effective weight bandwidth (weight bytes streamed per step / time) against a
   read-bandwidth probe (a small C program) over a buffer of the same size;
-* the targets of issue 5, each met or missed by how much.
+* the targets of issue 5, each met or missed by how much;
+* with ``--quantize fp16,int8``: the dense and HLF models also built with fp16 / int8 weights (weight
+  bytes, instructions and host time per step, each against the fp32 build: "Quantized weights").
 
 Phases: models (ONNX files) -> builds (generate + compile, host and aarch64,
 ``--jobs`` processes; instruction counts run as soon as an aarch64 build is
@@ -40,14 +42,15 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 # The modules, in import order (each imports only those above it): models (sizes, schemes, ONNX files,
 # fingerprints, variants), jobs (worker-process jobs: models, builds, instruction counts), timing
-# (interleaved timing, the bandwidth probe bw_probe.c), report (summary, targets, markdown), plot
-# (Figure 2), run (run_bench, rerender, main_args).
+# (interleaved timing, the bandwidth probe bw_probe.c), quantized (the --quantize table), report (summary,
+# targets, markdown), plot (Figure 2), run (run_bench, rerender, main_args).
 from .jobs import _build_job, _count_job, _eq5, _model_job, _weight_split, find_insn_count  # noqa: E402
 from .models import (
     CFS,
     INSN_STEPS,
     MODELS_VERSION,
     PRUNED_MODES,
+    QUANT_MODES,
     QUICK_CFS,
     QUICK_SIZES,
     SCHEMES,  # noqa: E402
@@ -65,6 +68,7 @@ from .models import (
     variants,
 )
 from .plot import MARKERS, NAMES, write_plot  # noqa: E402
+from .quantized import quantized_markdown, summarize_quantized  # noqa: E402
 from .report import evaluate_targets, format_markdown, machine_info, phase_detail, summarize  # noqa: E402
 from .run import main_args, rerender, run_bench  # noqa: E402
 from .timing import (
@@ -84,6 +88,7 @@ __all__ = [
     "MODELS_VERSION",
     "NAMES",
     "PRUNED_MODES",
+    "QUANT_MODES",
     "QUICK_CFS",
     "QUICK_SIZES",
     "SCHEMES",
@@ -104,11 +109,13 @@ __all__ = [
     "make_model",
     "phase_detail",
     "probe_bandwidth",
+    "quantized_markdown",
     "rerender",
     "run_bench",
     "small_hidden_stacked",
     "stack_layers",
     "summarize",
+    "summarize_quantized",
     "time_interleaved",
     "variants",
     "write_plot",

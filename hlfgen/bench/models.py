@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from hlfgen.config import QUANTIZE_MODES
 
 STEPS = 35  # PTB-medium's unrolled length: T = 35, batch 1
 # Instruction counts run T = 16 steps (the binaries are the T <= 35 ones): qemu time is linear in the
@@ -23,6 +25,7 @@ MODELS_VERSION = "1"  # bump when make_model changes: the ONNX files of an earli
 CFS = ("2.5", "10/3", "5")
 SCHEMES = ("dense", "small", "lmf", "hlf", "pruned")
 PRUNED_MODES = ("auto", "csr", "block")
+QUANT_MODES = QUANTIZE_MODES  # --quantize: weight storage of the dense and HLF builds (docs/quantization.md)
 
 
 @dataclass(frozen=True)
@@ -223,21 +226,36 @@ class Variant:
     cf: str | None
     k: int
     modes: tuple[str, ...] = ("auto",)
+    # weight storage (QUANT_MODES); not in the repr: the repr stamps the ONNX file, which a quantized build shares
+    quantize: str = field(default="none", repr=False)
+
+    @property
+    def model_key(self) -> str:
+        """The ONNX file's name: the fp32 and quantized builds of a model read the same file."""
+        return f"{self.size}_{self.scheme}" + (f"_cf{cf_slug(self.cf)}" if self.cf else "")
 
     @property
     def key(self) -> str:
-        return f"{self.size}_{self.scheme}" + (f"_cf{cf_slug(self.cf)}" if self.cf else "")
+        return self.model_key + ("" if self.quantize == "none" else f"_{self.quantize}")
 
 
-def variants(sizes, cfs, ks) -> list[Variant]:
+def variants(sizes, cfs, ks, quantize=("none",)) -> list[Variant]:
+    """Every variant of each size; the dense and HLF ones also once per quantized mode in `quantize`."""
+    quant = [q for q in QUANT_MODES if q in quantize and q != "none"]
+    bad = set(quantize) - set(QUANT_MODES)
+    if bad:
+        raise ValueError(f"unknown --quantize {', '.join(sorted(bad))} (choose from {', '.join(QUANT_MODES)})")
     out = []
     for s in sizes:
         out.append(Variant(s, "dense", None, 1))
+        out += [Variant(s, "dense", None, 1, quantize=q) for q in quant]
         for cf in cfs:
             out.append(Variant(s, "small", cf, 1))
             out.append(Variant(s, "lmf", cf, 1))
             for k in ks:
-                out.append(Variant(s, "hlf" if k == 1 else f"hlf-k{k}", cf, k))
+                hlf = "hlf" if k == 1 else f"hlf-k{k}"
+                out.append(Variant(s, hlf, cf, k))
+                out += [Variant(s, hlf, cf, k, quantize=q) for q in quant]
             out.append(Variant(s, "pruned", cf, 1, PRUNED_MODES))
     return out
 

@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .models import SIZES, STEPS, cf_label
+from .quantized import quantized_markdown
 
 
 def _git_state() -> dict:
@@ -94,8 +95,9 @@ def phase_detail(rows) -> dict:
 
 
 def summarize(result: dict) -> list[dict]:
-    """One row per (size, scheme, CF): pruned = its fastest mode (host) / fewest instructions (aarch64)."""
-    rows = result["rows"]
+    """One row per (size, scheme, CF): pruned = its fastest mode (host) / fewest instructions (aarch64).
+    fp32 builds only: the quantized ones are summarized by quantized.summarize_quantized."""
+    rows = [r for r in result["rows"] if r.get("quantize", "none") == "none"]
     out = []
     dense = {r["size"]: r for r in rows if r["scheme"] == "dense"}
     groups: dict[tuple, list] = {}
@@ -315,6 +317,7 @@ def format_markdown(result: dict) -> str:
                 f"{g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
             )
         L.append("")
+    L += quantized_markdown(result)
     L += [
         "## Targets (issue 5)",
         "",

@@ -19,6 +19,7 @@ from .models import (
     INSN_STEPS,
     MODELS_VERSION,
     QUICK_CFS,
+    QUANT_MODES,
     QUICK_SIZES,
     SIZES,
     STEPS,
@@ -29,6 +30,7 @@ from .models import (
     variants,
 )
 from .plot import write_plot
+from .quantized import summarize_quantized
 from .report import evaluate_targets, format_markdown, machine_info, phase_detail, summarize
 from .timing import (
     _ort_call,
@@ -56,6 +58,7 @@ def run_bench(
     baselines: bool = True,
     plot: bool = True,
     insn_steps: int = INSN_STEPS,
+    quantize=("none",),
 ) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -71,7 +74,8 @@ def run_bench(
     call_s = call_s or (0.02 if quick else 0.05)
     jobs = jobs or os.cpu_count() or 2
     fp = hlfgen_fingerprint()
-    vs = variants(sizes, cfs, ks)
+    quantize = [q for q in QUANT_MODES if q in set(quantize) | {"none"}]  # fp32 always: the ratios' base
+    vs = variants(sizes, cfs, ks, quantize)
     phases: dict[str, float] = {}
     try:
         load_start = os.getloadavg()
@@ -88,17 +92,19 @@ def run_bench(
     # -- phase 1: ONNX models
     t0 = time.perf_counter()
     cpu_m = _cpu_s()
-    model_path = {v.key: work / "models" / f"{v.key}.onnx" for v in vs}
+    model_path = {v.key: work / "models" / f"{v.model_key}.onnx" for v in vs}  # quantized: the fp32 file
+    mvs = [v for v in vs if v.quantize == "none"]  # one per ONNX file (each quantized variant has its fp32 one)
     margs = [
-        (v.size, v.scheme.split("-")[0], v.cf, v.k, str(model_path[v.key]), f"{fp}:{MODELS_VERSION}:{v}") for v in vs
+        (v.size, v.scheme.split("-")[0], v.cf, v.k, str(model_path[v.key]), f"{fp}:{MODELS_VERSION}:{v}") for v in mvs
     ]
-    model_s: dict[str, float] = {}
+    file_s: dict[str, float] = {}
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for v, res in zip(vs, pool.map(_model_job, margs)):
-            model_s[v.key] = res["seconds"]
+        for v, res in zip(mvs, pool.map(_model_job, margs)):
+            file_s[v.model_key] = res["seconds"]
+    model_s = {v.key: file_s[v.model_key] if v.quantize == "none" else 0.0 for v in vs}
     phases["models"] = time.perf_counter() - t0
     phases["models_cpu"] = _cpu_s() - cpu_m
-    log(f"models: {len(vs)} ONNX files in {phases['models']:.1f} s")
+    log(f"models: {len(mvs)} ONNX files in {phases['models']:.1f} s")
 
     # -- phase 2: builds (+ instruction counts as the aarch64 builds finish)
     t0 = time.perf_counter()
@@ -119,8 +125,9 @@ def run_bench(
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending = {}
         for v, t in order:
-            stamp = f"{fp}:{_file_hash(model_path[v.key])}:{t}"
-            f = pool.submit(_build_job, (str(model_path[v.key]), t, v.modes, str(work / "builds"), stamp))
+            stamp = f"{fp}:{_file_hash(model_path[v.key])}:{t}" + ("" if v.quantize == "none" else f":{v.quantize}")
+            bargs = (str(model_path[v.key]), t, v.modes, str(work / "builds"), stamp, v.quantize)
+            f = pool.submit(_build_job, bargs)
             pending[f] = ("build", v, t)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -183,6 +190,8 @@ def run_bench(
                 items.append(
                     _Timed(f"hlfgen:{v.key}:{mode}", _runner_call(Path(info["exe"]), x, work / "run_out" / v.key))
                 )
+            if v.quantize != "none":  # onnxruntime and tract run the fp32 file: timed once, with the fp32 build
+                continue
             if have_ort:
                 items.append(_Timed(f"ort:{v.key}", _ort_call(model_path[v.key], x)))
             if have_tract:
@@ -209,7 +218,7 @@ def run_bench(
     eq5 = {}
     for v in vs:
         if v.scheme.startswith("hlf") or v.scheme == "lmf":
-            eq5[v.key] = _eq5(model_path[v.key])
+            eq5[v.key] = eq5.get(v.model_key) or _eq5(model_path[v.key])
         for mode, info in builds[(v.key, "host")].items():
             t = timings[f"hlfgen:{v.key}:{mode}"]
             streamed = info["r_bytes"] + info["w_bytes"] / STEPS
@@ -219,10 +228,12 @@ def run_bench(
                 "cf": v.cf,
                 "cf_label": cf_label(v.cf),
                 "mode": mode,
+                "quantize": v.quantize,
                 "key": v.key,
                 "kernels": info["kernels"],
                 "same_as": info.get("same_as"),
                 "weight_bytes": info["weight_bytes"],
+                "matrix_bytes": info.get("matrix_bytes"),
                 "streamed_bytes_per_step": streamed,
                 "us_per_step": t,
                 "c_bytes": info["c_bytes"],
@@ -235,6 +246,7 @@ def run_bench(
             a = builds.get((v.key, "cortex-a73"), {}).get(mode)
             if a:
                 row["a73_generate_s"], row["a73_compile_s"] = a["generate_s"], a["compile_s"]
+                row["a73_weight_bytes"] = a["weight_bytes"]  # quantized: fewer padding rows than host's (nr 8 vs 16)
                 c = counts.get((v.key, mode))
                 if c:
                     row["insn_per_step"] = c["insn_per_step"]
@@ -261,6 +273,7 @@ def run_bench(
             "quick": quick,
             "insn": bool(count_py),
             "insn_steps": insn_steps,
+            "quantize": quantize,
             "ort": have_ort,
             "tract": have_tract,
         },
@@ -268,6 +281,7 @@ def run_bench(
         "failures": failures,
     }
     result["summary"] = summarize(result)
+    result["quantized"] = summarize_quantized(result)
     result["targets"] = evaluate_targets(result)
     phases["total"] = time.perf_counter() - t_start
     result["phases"] = phases
@@ -295,6 +309,7 @@ def rerender(out_dir: str | os.PathLike, plot: bool = True) -> dict:
     out_dir = Path(out_dir)
     result = json.loads((out_dir / "bench.json").read_text())
     result["summary"] = summarize(result)
+    result["quantized"] = summarize_quantized(result)
     result["targets"] = evaluate_targets(result)
     result["plot"] = write_plot(result, out_dir / "figure2.png") if plot else "plot disabled"
     (out_dir / "benchmarks.md").write_text(format_markdown(result))
@@ -321,6 +336,7 @@ def main_args(args) -> int:
         insn=not args.no_insn,
         baselines=not args.no_baselines,
         plot=not args.no_plot,
+        quantize=args.quantize,
     )
     missed = [t for t in res["targets"] if t["met"] is False]
     print(
