@@ -7,8 +7,9 @@ Layout of an m x n fp32 matrix (runtime/hlf_kernels.h), for panels of NR rows:
     the same way with r floats per column (r x n floats).
 So the packed matrix is exactly m x n floats: no padding rows, and the weight
 bytes are the parameter count x 4 (Eq. 4).  One layout serves the portable
-and the NEON kernels.  compact=False gives the older zero-padded layout (the
-last panel NR rows wide), which the fp16 and int8 kernels still read.
+and the NEON kernels, fp32 and fp16 alike (the int8 kernels' 16-column cells
+are quant.pack_qs8's).  compact=False gives the older zero-padded layout (the
+last panel NR rows wide).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def f16_bits(a: np.ndarray, what: str = "weights") -> np.ndarray:
 
 def pack_f16(a: np.ndarray, nr: int) -> np.ndarray:
     """The fp32 panels of pack.pack_panels, each weight as binary16 bits."""
-    return f16_bits(pack.pack_panels(a, nr, compact=False))  # the f16 kernels read zero-padded panels
+    return f16_bits(pack.pack_panels(a, nr))  # the fp32 layout: the short last panel unpadded
 
 
 def quantize_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,22 @@ static inline float hlf_f16_to_f32(uint16_t h) {
     return f;
 }
 
+/*
+ * y[0:r] += A . x for the short last panel of a packed fp16 matrix (the m % HLF_NR
+ * rows, r < HLF_NR): r halves per column, no padding (hlf_qkernels.h).
+ */
+static inline void hlf_f16_short_panel_acc(size_t r, size_t n, const uint16_t *a, const float *x, float *y) {
+    float acc[HLF_NR] = {0};
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < r; i++) {
+            acc[i] += hlf_f16_to_f32(a[j * r + i]) * x[j];
+        }
+    }
+    for (size_t i = 0; i < r; i++) {
+        y[i] += acc[i];
+    }
+}
+
 #ifdef HLF_HAVE_VEC
 typedef uint16_t hlf_hvec __attribute__((vector_size(HLF_VW * sizeof(uint16_t))));
 typedef uint32_t hlf_uvec __attribute__((vector_size(HLF_VW * sizeof(uint32_t))));

@@ -47,10 +47,6 @@ extern "C" {
  */
 #define HLF_F32_PACKED_SIZE(m, n) ((m) * (n))
 
-/* Elements of a zero-padded panel layout (the last panel HLF_NR rows wide, rows
- * past m zero): what the fp16 / int8 kernels of hlf_qkernels.h read. */
-#define HLF_PACKED_SIZE(m, n) ((((m) + HLF_NR - 1) / HLF_NR) * HLF_NR * (n))
-
 /*
  * y[0:m] += A . x[0:n]          (A m x n, packed)
  * One GEMV: a dense block A'.x, the C.x or the B.t of Algorithm 1.

@@ -46,7 +46,7 @@ extern "C" {
 #define HLF_QS8_PACKED_SIZE(m, n) ((((m) + HLF_NR - 1) / HLF_NR) * HLF_NR * HLF_QS8_PADDED(n))
 #define HLF_QS8_SCALES_SIZE(m) ((((m) + HLF_NR - 1) / HLF_NR) * HLF_NR)
 
-/* y[0:m] += A . x[0:n], A fp16 (HLF_PACKED_SIZE(m, n) halves, packed). */
+/* y[0:m] += A . x[0:n], A fp16 (HLF_F32_PACKED_SIZE(m, n) halves: the fp32 layout, unpadded). */
 void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a_packed,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y);
 

@@ -181,14 +181,13 @@ def test_generated_code_stays_factored(models, tmp_path):
     for m in gen.program.matrices:
         assert m["dtype"] == ("int8" if m["shape"][1] >= 11 else "float16"), m
     assert any(m["dtype"] == "float16" for m in gen.program.matrices)
-    # fp16: 2 bytes per weight of the zero-padded panels (pack.pack_panels(compact=False)); the fp32
-    # panels are packed without padding, so compare with that layout's fp32 bytes
+    # fp16 and fp32 share the unpadded panel layout: exactly 2 and 4 bytes per weight
     from hlfgen.pack import packed_size
 
     for m16, m32 in zip(fp16.program.matrices, fp32.program.matrices):
-        assert m16["bytes"] == 2 * packed_size(*m16["shape"], fp16.program.nr, compact=False), m16
-        assert m32["bytes"] == 4 * packed_size(*m32["shape"], fp32.program.nr), m32
-    # int8 against fp32 in the same zero-padded panels (the fp32 build itself no longer pads)
+        assert m16["bytes"] == 2 * m16["shape"][0] * m16["shape"][1] == 2 * packed_size(*m16["shape"]), m16
+        assert m32["bytes"] == 4 * m32["shape"][0] * m32["shape"][1], m32
+    # int8 (16-column cells in zero-padded panels) against fp32 in the same padded panels
     fp32_padded = fp32.program.weight_bytes + sum(
         4 * packed_size(*m["shape"], fp32.program.nr, compact=False) - m["bytes"] for m in fp32.program.matrices
     )

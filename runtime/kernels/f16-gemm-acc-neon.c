@@ -111,8 +111,10 @@ void hlf_f16_gemm_acc(size_t nv, size_t m, size_t n,
             const size_t nvr = nv - v < 4 ? nv - v : 4;
             const float *xv = x + v * ldx;
             float *yv = y + v * ldy + i;
-            if (nvr == 1) {
-                hlf_f16_gemv_acc(mr, n, w, xv, yv);
+            if (nvr == 1 || mr < HLF_NR) { /* one vector, or the short last panel (unpadded) */
+                for (size_t u = 0; u < nvr; u++) {
+                    hlf_f16_gemv_acc(mr, n, w, xv + u * ldx, yv + u * ldy);
+                }
                 continue;
             }
             const float *x1 = xv + ldx;

@@ -20,7 +20,8 @@ void hlf_f16_gemm_acc(size_t nv, size_t m, size_t n,
         const uint16_t *panel = a_packed + row0 * n;
         const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
         size_t v0 = 0;
-        for (; v0 + VECS <= nv; v0 += VECS) {
+        /* the short last panel (unpadded, rows < HLF_NR): every vector by the GEMV, below */
+        for (; rows == HLF_NR && v0 + VECS <= nv; v0 += VECS) {
             const float *xv = x + v0 * ldx;
             const uint16_t *a = panel;
             hlf_vec acc[VECS][HLF_VPP];

@@ -12,10 +12,12 @@
  * kernels, whole calls, GCC 12 -O2 -mcpu=cortex-a73): see docs/quantization.md.
  * 8 accumulators (4 column phases x 2 halves of the panel) hide the FMLA
  * latency.  Column tails: 4 at a time, then 1 at a time, so x is never read
- * past x[n-1]; the last panel may hold fewer than 8 valid rows.
+ * past x[n-1].  The last m % 8 rows are one short panel packed without
+ * padding (hlf_qkernels.h), done by the scalar hlf_f16_short_panel_acc.
  */
 #include <arm_neon.h>
 
+#include "../hlf_f16.h"
 #include "../hlf_qkernels.h"
 
 #if HLF_NR != 8
@@ -34,7 +36,8 @@
 
 void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
-    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    size_t row0 = 0;
+    for (; row0 + HLF_NR <= m; row0 += HLF_NR) {
         float32x4_t a0l = vdupq_n_f32(0.0f), a0h = vdupq_n_f32(0.0f);
         float32x4_t a1l = vdupq_n_f32(0.0f), a1h = vdupq_n_f32(0.0f);
         float32x4_t a2l = vdupq_n_f32(0.0f), a2h = vdupq_n_f32(0.0f);
@@ -75,16 +78,10 @@ void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
         const float32x4_t lo = vaddq_f32(vaddq_f32(a0l, a1l), vaddq_f32(a2l, a3l));
         const float32x4_t hi = vaddq_f32(vaddq_f32(a0h, a1h), vaddq_f32(a2h, a3h));
         float *yp = y + row0;
-        if (m - row0 >= HLF_NR) {
-            vst1q_f32(yp, vaddq_f32(vld1q_f32(yp), lo));
-            vst1q_f32(yp + 4, vaddq_f32(vld1q_f32(yp + 4), hi));
-        } else {
-            float buf[HLF_NR];
-            vst1q_f32(buf, lo);
-            vst1q_f32(buf + 4, hi);
-            for (size_t r = 0; r < m - row0; r++) {
-                yp[r] += buf[r];
-            }
-        }
+        vst1q_f32(yp, vaddq_f32(vld1q_f32(yp), lo));
+        vst1q_f32(yp + 4, vaddq_f32(vld1q_f32(yp + 4), hi));
+    }
+    if (row0 < m) { /* the short last panel: m % 8 rows, unpadded */
+        hlf_f16_short_panel_acc(m - row0, n, a, x, y + row0);
     }
 }

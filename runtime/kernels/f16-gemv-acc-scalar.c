@@ -3,7 +3,8 @@
  * of hlf_kernels.h (hlf_qkernels.h), fp32 arithmetic.
  *
  * Portable C99, the loop of f32-gemv-acc-scalar.c with each panel column
- * widened from fp16 (hlf_f16.h) before the multiply-add.
+ * widened from fp16 (hlf_f16.h) before the multiply-add; the short last panel
+ * (m % HLF_NR rows, unpadded) by hlf_f16_short_panel_acc.
  */
 #include "../hlf_f16.h"
 #include "../hlf_qkernels.h"
@@ -14,7 +15,8 @@
 
 void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
-    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    size_t row0 = 0;
+    for (; row0 + HLF_NR <= m; row0 += HLF_NR) {
         hlf_vec acc[COLS][HLF_VPP];
         for (int c = 0; c < COLS; c++) {
             for (int v = 0; v < HLF_VPP; v++) {
@@ -49,14 +51,17 @@ void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
                 sum[v] += acc[c][v];
             }
         }
-        const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
-        HLF_ADD_PANEL(y + row0, sum, rows);
+        HLF_ADD_PANEL(y + row0, sum, HLF_NR);
+    }
+    if (row0 < m) {
+        hlf_f16_short_panel_acc(m - row0, n, a, x, y + row0);
     }
 }
 #else
 void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
                       const float *HLF_RESTRICT x, float *HLF_RESTRICT y) {
-    for (size_t row0 = 0; row0 < m; row0 += HLF_NR) {
+    size_t row0 = 0;
+    for (; row0 + HLF_NR <= m; row0 += HLF_NR) {
         float acc[HLF_NR] = {0};
         for (size_t j = 0; j < n; j++) {
             for (int r = 0; r < HLF_NR; r++) {
@@ -64,10 +69,12 @@ void hlf_f16_gemv_acc(size_t m, size_t n, const uint16_t *HLF_RESTRICT a,
             }
             a += HLF_NR;
         }
-        const size_t rows = m - row0 < HLF_NR ? m - row0 : HLF_NR;
-        for (size_t r = 0; r < rows; r++) {
+        for (size_t r = 0; r < HLF_NR; r++) {
             y[row0 + r] += acc[r];
         }
+    }
+    if (row0 < m) {
+        hlf_f16_short_panel_acc(m - row0, n, a, x, y + row0);
     }
 }
 #endif

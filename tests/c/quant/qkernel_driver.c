@@ -5,7 +5,7 @@
  * usage: qkernel_driver IN OUT
  *
  * IN: records, little-endian, int32 header[8] = {op, nv, m, n, ldx, ldy, ny, 0}:
- *   op 0 / 1 (f16 gemv / gemm): uint16 a[HLF_PACKED_SIZE(m, n)],
+ *   op 0 / 1 (f16 gemv / gemm): uint16 a[HLF_F32_PACKED_SIZE(m, n)],
  *       float x[(nv-1)*ldx + n], float y[ny]
  *   op 2 / 3 (qs8 gemv / gemm; ldx is ldq): int8 a[HLF_QS8_PACKED_SIZE(m, n)],
  *       float scale[HLF_QS8_SCALES_SIZE(m)], int8 xq[(nv-1)*ldq + HLF_QS8_PADDED(n)],
@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
         guarded ga, gs, gx, gxs;
         float *y = NULL;
         if (op == 0 || op == 1) {
-            const size_t na = HLF_PACKED_SIZE(m, n) * 2, nx = ((nv - 1) * ldx + n) * 4;
+            const size_t na = HLF_F32_PACKED_SIZE(m, n) * 2, nx = ((nv - 1) * ldx + n) * 4;
             const uint16_t *a = guard(in + pos, na, &ga);
             const float *x = guard(in + pos + na, nx, &gx);
             y = malloc(ny * 4 + 4);
