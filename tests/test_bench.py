@@ -142,3 +142,21 @@ def test_report_only_rerenders_from_json(quick):
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = (out / "benchmarks.md").read_text()
     assert again.split("## Phases")[0] == md.split("## Phases")[0]
+
+
+def test_quick_a73_estimate(quick):
+    """Every scheme has an estimated HiKey 960 time; the dense LSTM 128 step streams R from L2, not DRAM."""
+    _, res, md = quick
+    if not HAVE_QEMU:
+        pytest.skip("needs qemu-user and gcc-aarch64-linux-gnu")
+    assert "| A73 µs est. |" in md
+    for s in res["summary"]:
+        assert 0 < s["a73_us"] < math.inf and s["a73_bound"] in ("issue", "fpsimd", "ldst", "branch", "memory"), s
+        # never faster than issuing its instructions two per cycle at 2.36 GHz
+        assert s["a73_us"] >= s["insn_per_step"] / 2 / 2.36e9 * 1e6 * (1 - 1e-9), s
+    dense = next(r for r in res["rows"] if r["scheme"] == "dense")
+    a = dense["a73"]
+    r_bytes = 4 * 128 * 128 * 4  # the four recurrent gate matrices, fp32, read every step
+    assert a["l2_bytes_per_step"] + a["dram_bytes_per_step"] >= 0.9 * r_bytes, a  # 512 KiB of weights > L1D
+    assert a["dram_bytes_per_step"] < 0.1 * r_bytes, a  # ... but < L2: warm steps stay out of DRAM
+    assert a["compute_us_per_step"] > 0 and a["memory_us_per_step"] > 0
