@@ -23,6 +23,11 @@ Symbols are resolved to address ranges with ``aarch64-linux-gnu-nm -S
 --defined-only`` when the program is a fixed-address (ET_EXEC, e.g. ``-static``)
 executable; for a position-independent one the plugin matches QEMU's own
 symbol lookup instead (``sym=``), which does not depend on the load address.
+
+``memory=True`` (CLI ``--a73``) also counts instructions by class and feeds
+every load/store through the plugin's L1D/L2 cache model; ``a73_estimate``
+turns those counts into an estimated Cortex-A73 (HiKey 960) time with the
+constants of ``A73`` (see README.md and docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -119,12 +124,16 @@ def parse_report(text: str) -> dict:
     labels: dict[int, str] = {}
     regions: dict[str, int] = {}
     hist: dict[str, dict[str, int]] = {}
+    classes: dict[str, int] = {}
+    cache: dict[str, int] = {}
     for line in text.splitlines():
         f = line.split()
         if len(f) < 3 or f[0] != "insn_count":
             continue
         if f[1] == "total":
             total = int(f[2])
+        elif f[1] in ("class", "cache") and len(f) == 4:
+            (classes if f[1] == "class" else cache)[f[2]] = int(f[3])
         elif f[1] == "region" and len(f) == 7:
             idx, label, count = int(f[2]), f[3], int(f[6])
             labels[idx] = label
@@ -136,14 +145,68 @@ def parse_report(text: str) -> dict:
             h[mnemonic] = h.get(mnemonic, 0) + count
     if total is None:
         raise InsnCountError("no 'insn_count total' line in the plugin report")
-    return {"total": total, "regions": regions, "hist": hist}
+    out = {"total": total, "regions": regions, "hist": hist}
+    if classes or cache:
+        out.update(classes=classes, cache=cache)
+    return out
+
+
+# The Cortex-A73 (HiKey 960) time model: a roofline over the counts of a
+# mem=on run.  Every number is an assumption; docs/benchmarks.md ("Estimated
+# HiKey 960 time") gives the sources.
+A73 = {
+    "clock_hz": 2.36e9,  # HiKey 960's A73 cluster at its top OPP
+    "issue_per_cycle": 2,  # 2-wide decode/issue (Anandtech, "ARM Cortex A73 - Artemis unveiled")
+    "fpsimd_per_cycle": 2,  # two FP/ASIMD pipes, one 128-bit op (FMLA included) each per cycle
+    "ldst_per_cycle": 2,  # two AGUs, each a load or a store (PRFM included) per cycle
+    "l1_bytes_per_cycle": 32,  # each AGU moves at most 16 B per cycle
+    "branch_per_cycle": 1,  # one branch pipe
+    "line_bytes": 64,
+    "l2_bytes_per_s": 16 * 2.36e9,  # L2 -> L1: one 64-B line per 4 cycles (assumed)
+    "dram_bytes_per_s": 4.03e9,  # tinymembench memcpy on an A73 (issue 11)
+}
+
+
+def a73_estimate(classes: dict, cache: dict, model: dict | None = None) -> dict:
+    """Estimated A73 seconds of the work the counts describe (counts may be differences of two runs).
+
+    compute cycles = the largest of: instructions / issue width, FP/SIMD instructions / FP pipes,
+    load+store+prfm instructions / AGUs, load+store bytes / AGU bytes per cycle, branches / branch
+    pipes.  memory seconds = L2-hit and L1-writeback lines * 64 B / L2 bandwidth + DRAM fill and
+    L2-writeback lines * 64 B / DRAM bandwidth.  seconds = max(compute, memory): latency is assumed
+    hidden (out-of-order execution, PRFM), dependencies and stalls are not modelled.
+    """
+    m = dict(A73, **(model or {}))
+    n = sum(classes.values())
+    ldst = classes.get("load", 0) + classes.get("store", 0) + classes.get("prfm", 0)
+    nbytes = cache.get("load_bytes", 0) + cache.get("store_bytes", 0)
+    bounds = {
+        "issue": n / m["issue_per_cycle"],
+        "fpsimd": classes.get("fpsimd", 0) / m["fpsimd_per_cycle"],
+        "ldst": max(ldst / m["ldst_per_cycle"], nbytes / m["l1_bytes_per_cycle"]),
+        "branch": classes.get("branch", 0) / m["branch_per_cycle"],
+    }
+    cycles = max(bounds.values())
+    l2_bytes = (cache.get("l2_hit", 0) + cache.get("l1_writeback", 0)) * m["line_bytes"]
+    dram_bytes = (cache.get("l2_miss", 0) + cache.get("l2_writeback", 0)) * m["line_bytes"]
+    compute_s = cycles / m["clock_hz"]
+    memory_s = l2_bytes / m["l2_bytes_per_s"] + dram_bytes / m["dram_bytes_per_s"]
+    return {
+        "seconds": max(compute_s, memory_s),
+        "compute_s": compute_s,
+        "memory_s": memory_s,
+        "bound": max(bounds, key=lambda k: bounds[k]) if compute_s >= memory_s else "memory",
+        "cycles": cycles,
+        "l2_bytes": l2_bytes,
+        "dram_bytes": dram_bytes,
+    }
 
 
 def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True,
                        qemu: str = QEMU, sysroot: str | None = SYSROOT,
                        cache: Path | None = None, timeout: float | None = 600,
                        check: bool = True, stdin: bytes | None = None,
-                       symbol_mode: str = "auto") -> dict:
+                       symbol_mode: str = "auto", memory: bool = False) -> dict:
     """Runs argv[0] (an AArch64 ELF) under qemu with the counting plugin.
 
     symbols: function names to count in (all their definitions).
@@ -154,6 +217,10 @@ def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True
     Returns {"total", "regions": {label: count}, "hist": {label: {mnemonic:
     count}} ("*" = whole program when no symbol/range is given),
     "returncode", "stdout", "stderr"} (stdout/stderr as bytes).
+    memory: also run the A73 model's counters (whole program): "classes"
+    {fpsimd, load, store, prfm, branch, int: count} and "cache" {l1_hit,
+    l1_miss, l2_hit, l2_miss, l1_writeback, l2_writeback, loads, stores,
+    load_bytes, store_bytes} (see insn_count.c).
     """
     lib = build_plugin(cache)
     args = []
@@ -175,6 +242,8 @@ def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True
         label = r[2] if len(r) > 2 else f"{lo:#x}-{hi:#x}"
         args.append(f"range={lo:#x}-{hi:#x}:{label}")
     args.append("hist=on" if hist else "hist=off")
+    if memory:
+        args.append("mem=on")
 
     with tempfile.TemporaryDirectory(prefix="insn_count.") as tmp:
         report = os.path.join(tmp, "report.txt")
@@ -223,17 +292,22 @@ def main(argv=None) -> int:
     p.add_argument("--no-hist", action="store_true", help="no mnemonic histogram")
     p.add_argument("--top", type=int, default=15, help="histogram rows to print")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--a73", action="store_true",
+                   help="count by class, run the cache model and print the A73 time estimate")
     p.add_argument("prog", nargs=argparse.REMAINDER, help="-- program and arguments")
     a = p.parse_args(argv)
     prog = a.prog[1:] if a.prog[:1] == ["--"] else a.prog
     if not prog:
         p.error("no program given")
     res = count_instructions(prog, symbols=a.sym, ranges=a.range, hist=not a.no_hist,
-                             check=False, symbol_mode=a.symbol_mode)
+                             check=False, symbol_mode=a.symbol_mode, memory=a.a73)
+    if a.a73:
+        res["a73"] = a73_estimate(res["classes"], res["cache"])
     sys.stdout.buffer.write(res["stdout"])
     sys.stdout.flush()
     if a.json:
-        out = {k: res[k] for k in ("total", "regions", "hist", "returncode")}
+        out = {k: res[k] for k in ("total", "regions", "hist", "returncode", "classes", "cache", "a73")
+               if k in res}
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(f"total {res['total']}")
@@ -243,6 +317,12 @@ def main(argv=None) -> int:
             print(f"histogram {label}:")
             for mnemonic, count in sorted(h.items(), key=lambda kv: -kv[1])[:a.top]:
                 print(f"  {mnemonic:10s} {count}")
+        if a.a73:
+            print("classes " + " ".join(f"{k}={v}" for k, v in res["classes"].items()))
+            print("cache " + " ".join(f"{k}={v}" for k, v in res["cache"].items()))
+            e = res["a73"]
+            print(f"a73 estimate {e['seconds'] * 1e6:.3f} us (compute {e['compute_s'] * 1e6:.3f} us, "
+                  f"memory {e['memory_s'] * 1e6:.3f} us, bound {e['bound']})")
     return res["returncode"]
 
 

@@ -17,6 +17,9 @@ dense weights) are built and measured:
 * AArch64 instructions per step (NEON kernels, gcc -mcpu=cortex-a73) under
   qemu with the instruction-count plugin (bench/insn_count): runner
   ``--repeat 2`` minus ``--repeat 1`` at T=16 (INSN_STEPS), deterministic;
+  from the same runs, an estimated HiKey 960 (Cortex-A73) time per step:
+  instructions by class and the plugin's L1D/L2 cache model through a
+  roofline (count.py ``a73_estimate``; docs/benchmarks.md);
 * effective weight bandwidth (weight bytes streamed per step / time) against a
   read-bandwidth probe (a small C program) over a buffer of the same size;
 * the targets of issue 5, each met or missed by how much;

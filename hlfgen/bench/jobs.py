@@ -141,7 +141,10 @@ def _count_job(args) -> dict:
     # board lacks traps instead of being counted (as bench/quant.py and docs/quantization.md count).
     os.environ.setdefault("QEMU_CPU", "cortex-a72")
     info_file = Path(work) / "insn.json"
-    key = f"{_file_hash(Path(exe))}:{steps}"
+    # the plugin and the A73 model (count.py) are part of the key: a changed model is re-run
+    here = Path(count_py).parent
+    tools = hashlib.sha256(b"".join((here / n).read_bytes() for n in ("count.py", "insn_count.c", "qemu_plugin_api.h")))
+    key = f"{_file_hash(Path(exe))}:{steps}:{tools.hexdigest()[:12]}"
     if info_file.exists():
         old = json.loads(info_file.read_text())
         if old.get("exe_hash") == key:
@@ -150,19 +153,32 @@ def _count_job(args) -> dict:
     count = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(count)
     t0 = time.perf_counter()
-    totals = []
+    runs = []
     for r in (1, 2):
         out = Path(work) / f"insn_out{r}"
         out.mkdir(parents=True, exist_ok=True)
         res = count.count_instructions(
-            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)], hist=False
+            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)], hist=False, memory=True
         )
         if res.get("returncode", 0) != 0:
             raise RuntimeError(f"runner failed under qemu: {res}")
-        totals.append(res["total"])
+        runs.append(res)
+    # one runner call's work (warm caches: the runner's warm-up run precedes both) = repeat 2 - repeat 1
+    diff = {kind: {n: runs[1][kind][n] - runs[0][kind][n] for n in runs[0][kind]} for kind in ("classes", "cache")}
+    est = count.a73_estimate(diff["classes"], diff["cache"])
     info = {
         "exe_hash": key,
-        "insn_per_step": (totals[1] - totals[0]) / steps,
+        "insn_per_step": (runs[1]["total"] - runs[0]["total"]) / steps,
+        "a73_us_per_step": est["seconds"] * 1e6 / steps,
+        "a73": {
+            "compute_us_per_step": est["compute_s"] * 1e6 / steps,
+            "memory_us_per_step": est["memory_s"] * 1e6 / steps,
+            "bound": est["bound"],
+            "l2_bytes_per_step": est["l2_bytes"] / steps,
+            "dram_bytes_per_step": est["dram_bytes"] / steps,
+            "classes_per_step": {n: v / steps for n, v in diff["classes"].items()},
+            "cache_per_step": {n: v / steps for n, v in diff["cache"].items()},
+        },
         "steps": steps,
         "count_s": time.perf_counter() - t0,
     }

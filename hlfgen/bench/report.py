@@ -138,6 +138,10 @@ def summarize(result: dict) -> list[dict]:
             s["insn_per_step"] = bi["insn_per_step"]
             s["insn_mode"] = bi["mode"]
             s["insn_speedup"] = d["insn_per_step"] / bi["insn_per_step"]
+        est = [r for r in rs if "a73_us_per_step" in r]
+        if est:  # the estimated HiKey 960 time of the mode with the smallest estimate
+            be = min(est, key=lambda r: r["a73_us_per_step"])
+            s["a73_us"], s["a73_mode"], s["a73_bound"] = be["a73_us_per_step"], be["mode"], be["a73"]["bound"]
         if "eq5" in best:
             s["eq5"] = best["eq5"]["op_reduction"]
         out.append(s)
@@ -272,6 +276,14 @@ def _fmt_us(t: dict) -> str:
     return f"{t['median']:.3g} [{t['min']:.3g}-{t['max']:.3g}]"
 
 
+def _fmt_a73(s: dict) -> str:
+    """'12.3 (mem)': the estimate and what bounds it (issue, fpsimd, ldst, branch or memory)."""
+    if s.get("a73_us") is None:
+        return "n/a"
+    bound = {"memory": "mem"}.get(s["a73_bound"], s["a73_bound"])
+    return f"{s['a73_us']:.3g} ({bound})"
+
+
 def format_markdown(result: dict) -> str:
     m, cfg = result["machine"], result["config"]
     L = [
@@ -288,7 +300,9 @@ def format_markdown(result: dict) -> str:
     L += [
         "Columns: *µs/step* hlfgen host time; *x dense* speed-up over dense (time); */ORT*, */tract* hlfgen time "
         "divided by onnxruntime's / tract's time on the same ONNX file (< 1: hlfgen faster); *insn/step* AArch64 "
-        "instructions; *x dense insn* speed-up over dense in instructions; *Eq. 5* the operation reduction; "
+        "instructions; *A73 µs est.* estimated HiKey 960 time per step from those instructions by class and a cache "
+        'model (compute- or memory-bound; docs/benchmarks.md, "Estimated HiKey 960 time"); '
+        "*x dense insn* speed-up over dense in instructions; *Eq. 5* the operation reduction; "
         "*BW* weight bytes streamed per step (R every step, W once per T-step GEMM) / time, against the read "
         "bandwidth probe over a buffer of the model's weight bytes. *pruned* is the fastest of `--sparse auto`, "
         "`csr`, `block` (the mode is given; instructions take their own best mode).",
@@ -299,9 +313,9 @@ def format_markdown(result: dict) -> str:
         L += [
             f"## {SIZES[size].label} (`{size}`)",
             "",
-            "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | insn/step | x dense insn | Eq. 5 "
-            "| BW GB/s | probe GB/s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | insn/step | A73 µs est. | x dense insn "
+            "| Eq. 5 | BW GB/s | probe GB/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in [s for s in summ if s["size"] == size]:
 
@@ -314,7 +328,7 @@ def format_markdown(result: dict) -> str:
             L.append(
                 f"| {name} | {s['cf_label']} | {s['weight_bytes'] / 1024:.0f} | {_fmt_us(s['us'])} | "
                 f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('insn_per_step', '{:.0f}')} | "
-                f"{g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
+                f"{_fmt_a73(s)} | {g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
             )
         L.append("")
     L += quantized_markdown(result)

@@ -250,6 +250,8 @@ def run_bench(
                 c = counts.get((v.key, mode))
                 if c:
                     row["insn_per_step"] = c["insn_per_step"]
+                    if "a73_us_per_step" in c:
+                        row["a73_us_per_step"], row["a73"] = c["a73_us_per_step"], c["a73"]
             for base in ("ort", "tract"):
                 if f"{base}:{v.key}" in timings:
                     row[f"{base}_us_per_step"] = timings[f"{base}:{v.key}"]
