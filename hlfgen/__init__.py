@@ -2,7 +2,7 @@
 
 Pipeline (one module per stage):
   reader.py  ONNX graph -> ir.Model   (weights.py evaluates W/R as row segments)
-  lower.py   ir.Model -> lowered program (Algorithm 1 calls, memory plan)
+  lower.py   ir.Model -> lowered program (program.py): Algorithm 1 calls (alg1.py), memory plan (memplan.py)
   emit.py    lowered program -> C sources from templates/
   build.py   cmake configure/build, runner invocation
   check.py   parity against onnxruntime / onnx.reference
