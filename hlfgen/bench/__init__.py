@@ -15,8 +15,10 @@ dense weights) are built and measured:
   onnxruntime (1 intra-op thread, sequential) and tract on the same ONNX
   files: medians and min-max over the rounds;
 * AArch64 instructions per step (NEON kernels, gcc -mcpu=cortex-a73) under
-  qemu with the instruction-count plugin (bench/insn_count): runner
-  ``--repeat 2`` minus ``--repeat 1`` at T=16 (INSN_STEPS), deterministic;
+  ``qemu-aarch64 -cpu cortex-a72`` (the A73's ISA) with the instruction-count plugin
+  (bench/insn_count): runner ``--repeat 2`` minus ``--repeat 1`` at T=16 (INSN_STEPS),
+  deterministic; with ``--ort-aarch64`` the same for onnxruntime's AArch64 build on the
+  same ONNX files (ort_aarch64.py);
 * effective weight bandwidth (weight bytes streamed per step / time) against a
   read-bandwidth probe (a small C program) over a buffer of the same size;
 * the targets of issue 5, each met or missed by how much.

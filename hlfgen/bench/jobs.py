@@ -127,9 +127,11 @@ def find_insn_count() -> Path | None:
 
 
 def _count_job(args) -> dict:
+    from .ort_aarch64 import QEMU_CPU
+
     exe, x_path, work, count_py, steps = args
     info_file = Path(work) / "insn.json"
-    key = f"{_file_hash(Path(exe))}:{steps}"
+    key = f"{_file_hash(Path(exe))}:{steps}:{QEMU_CPU}"
     if info_file.exists():
         old = json.loads(info_file.read_text())
         if old.get("exe_hash") == key:
@@ -143,7 +145,9 @@ def _count_job(args) -> dict:
         out = Path(work) / f"insn_out{r}"
         out.mkdir(parents=True, exist_ok=True)
         res = count.count_instructions(
-            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)], hist=False
+            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)],
+            hist=False,
+            qemu_args=["-cpu", QEMU_CPU],  # an A73's ISA: glibc's string functions take no SVE path
         )
         if res.get("returncode", 0) != 0:
             raise RuntimeError(f"runner failed under qemu: {res}")
@@ -152,10 +156,21 @@ def _count_job(args) -> dict:
         "exe_hash": key,
         "insn_per_step": (totals[1] - totals[0]) / steps,
         "steps": steps,
+        "qemu_cpu": QEMU_CPU,
         "count_s": time.perf_counter() - t0,
     }
     info_file.write_text(json.dumps(info))
     return dict(info, cached=False)
+
+
+def _ort_a64_count_job(args) -> dict:
+    """onnxruntime-aarch64 instructions per step on one ONNX file (`hlfgen bench --ort-aarch64`)."""
+    import numpy as np
+
+    from .ort_aarch64 import count_insn
+
+    paths, model, x_path, work, count_py, steps = args
+    return count_insn(paths, Path(model), np.load(x_path), steps, Path(work), Path(count_py))
 
 
 def _eq5(model: Path) -> dict:

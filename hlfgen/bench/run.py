@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobs import _build_job, _count_job, _eq5, _model_job, find_insn_count
+from .jobs import _build_job, _count_job, _eq5, _model_job, _ort_a64_count_job, find_insn_count
 from .models import (
     CFS,
     INSN_STEPS,
@@ -56,6 +56,7 @@ def run_bench(
     baselines: bool = True,
     plot: bool = True,
     insn_steps: int = INSN_STEPS,
+    ort_aarch64: bool = False,
 ) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -84,6 +85,17 @@ def run_bench(
         log("qemu-aarch64 or aarch64-linux-gnu-gcc missing: no instruction counts")
         count_py = None
     targets = ["host"] + (["cortex-a73"] if count_py else [])
+    ort_a64 = None  # paths of the onnxruntime-aarch64 runner (set up once, here: it may download)
+    if ort_aarch64 and count_py:
+        from .ort_aarch64 import OrtAarch64Error, setup
+
+        try:
+            ort_a64 = setup()
+            log(f"onnxruntime-aarch64 {ort_a64['version']}: {ort_a64['lib']}")
+        except OrtAarch64Error as e:
+            log(f"no ORT-aarch64 column: {e}")
+    elif ort_aarch64:
+        log("no ORT-aarch64 column: instruction counts are off")
 
     # -- phase 1: ONNX models
     t0 = time.perf_counter()
@@ -122,6 +134,13 @@ def run_bench(
             stamp = f"{fp}:{_file_hash(model_path[v.key])}:{t}"
             f = pool.submit(_build_job, (str(model_path[v.key]), t, v.modes, str(work / "builds"), stamp))
             pending[f] = ("build", v, t)
+        if ort_a64:  # onnxruntime runs pruned files densely: their count is dense's, not measured again
+            for v in vs:
+                if v.scheme != "pruned":
+                    wd = work / "ort_aarch64" / v.key
+                    args = (ort_a64, str(model_path[v.key]), str(xi_paths[v.size]), str(wd), str(count_py), insn_steps)
+                    pending[pool.submit(_ort_a64_count_job, args)] = ("ort-aarch64", v, "cortex-a72")
+        ort_counts: dict[str, dict] = {}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
@@ -149,6 +168,12 @@ def run_bench(
                             + (" (cached)" if i["cached"] else "")
                             for m, i in res["results"].items()
                         )
+                    )
+                elif what == "ort-aarch64":
+                    ort_counts[v.key] = res
+                    log(
+                        f"ORT-aarch64 {v.key}: {res['insn_per_step']:.0f} insn/step"
+                        + (" (cached)" if res["cached"] else "")
                     )
                 else:
                     counts[(v.key, t)] = res
@@ -238,6 +263,8 @@ def run_bench(
                 c = counts.get((v.key, mode))
                 if c:
                     row["insn_per_step"] = c["insn_per_step"]
+            if v.key in ort_counts:
+                row["ort_a64_insn_per_step"] = ort_counts[v.key]["insn_per_step"]
             for base in ("ort", "tract"):
                 if f"{base}:{v.key}" in timings:
                     row[f"{base}_us_per_step"] = timings[f"{base}:{v.key}"]
@@ -263,6 +290,7 @@ def run_bench(
             "insn_steps": insn_steps,
             "ort": have_ort,
             "tract": have_tract,
+            "ort_aarch64": ort_a64["version"] if ort_a64 else None,
         },
         "rows": rows,
         "failures": failures,
@@ -321,6 +349,7 @@ def main_args(args) -> int:
         insn=not args.no_insn,
         baselines=not args.no_baselines,
         plot=not args.no_plot,
+        ort_aarch64=args.ort_aarch64,
     )
     missed = [t for t in res["targets"] if t["met"] is False]
     print(
