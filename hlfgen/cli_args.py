@@ -208,6 +208,12 @@ def _parser() -> argparse.ArgumentParser:
         "fp16/int8 add a 'Quantized weights' table against fp32 (weight bytes, AArch64 insns, host time)",
     )
     bn.add_argument("--no-baselines", action="store_true", help="skip onnxruntime and tract")
+    bn.add_argument(
+        "--ort-aarch64",
+        action="store_true",
+        help="add onnxruntime-aarch64's instructions per step under qemu (fetches onnxruntime-node with npm "
+        "on first use, cached in ~/.cache/hlfgen/ort-aarch64)",
+    )
     bn.add_argument("--no-plot", action="store_true", help="skip the PNG")
     bn.add_argument(
         "--report-only", action="store_true", help="re-render OUT/benchmarks.md and the PNG from OUT/bench.json"

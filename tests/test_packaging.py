@@ -36,6 +36,7 @@ def check_wheel(whl: Path) -> None:
         eps = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
     assert "hlfgen/resources.py" in names
     assert "hlfgen/bench/bw_probe.c" in names  # a data file beside the sources: wheel.packages copies it
+    assert {"hlfgen/bench/ort_runner.c", "hlfgen/bench/cpuinfo_shim.c"} <= names  # `hlfgen bench --ort-aarch64`
     for d in DATA_DIRS:
         want = {f"hlfgen/_data/{f}" for f in source_files(d)}
         assert want <= names, f"missing from wheel: {sorted(want - names)}"

@@ -206,7 +206,7 @@ def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True
                        qemu: str = QEMU, sysroot: str | None = SYSROOT,
                        cache: Path | None = None, timeout: float | None = 600,
                        check: bool = True, stdin: bytes | None = None,
-                       symbol_mode: str = "auto", memory: bool = False) -> dict:
+                       symbol_mode: str = "auto", memory: bool = False, qemu_args=()) -> dict:
     """Runs argv[0] (an AArch64 ELF) under qemu with the counting plugin.
 
     symbols: function names to count in (all their definitions).
@@ -214,6 +214,8 @@ def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True
     symbol_mode: "nm" (address ranges from nm; fixed-address executables
     only), "qemu" (the plugin asks QEMU which symbol holds each instruction),
     or "auto" (nm for ET_EXEC, else qemu).
+    qemu_args: more qemu options, before -plugin (e.g. ["-cpu", "cortex-a72",
+    "-E", "LD_PRELOAD=..."]).
     Returns {"total", "regions": {label: count}, "hist": {label: {mnemonic:
     count}} ("*" = whole program when no symbol/range is given),
     "returncode", "stdout", "stderr"} (stdout/stderr as bytes).
@@ -255,6 +257,7 @@ def count_instructions(argv: list[str], symbols=(), ranges=(), hist: bool = True
         cmd = [qemu]
         if sysroot:
             cmd += ["-L", sysroot]
+        cmd += [str(a) for a in qemu_args]
         cmd += ["-plugin", ",".join([str(lib)] + args)] + [str(a) for a in argv]
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, input=stdin)
         if check and proc.returncode != 0:

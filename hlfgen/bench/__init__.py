@@ -15,11 +15,12 @@ dense weights) are built and measured:
   onnxruntime (1 intra-op thread, sequential) and tract on the same ONNX
   files: medians and min-max over the rounds;
 * AArch64 instructions per step (NEON kernels, gcc -mcpu=cortex-a73) under
-  qemu with the instruction-count plugin (bench/insn_count): runner
-  ``--repeat 2`` minus ``--repeat 1`` at T=16 (INSN_STEPS), deterministic;
-  from the same runs, an estimated HiKey 960 (Cortex-A73) time per step:
-  instructions by class and the plugin's L1D/L2 cache model through a
-  roofline (count.py ``a73_estimate``; docs/benchmarks.md);
+  ``qemu-aarch64 -cpu cortex-a72`` (the A73's ISA) with the instruction-count plugin
+  (bench/insn_count): runner ``--repeat 2`` minus ``--repeat 1`` at T=16 (INSN_STEPS),
+  deterministic; from the same runs, an estimated HiKey 960 (Cortex-A73) time per step:
+  instructions by class and the plugin's L1D/L2 cache model through a roofline (count.py
+  ``a73_estimate``; docs/benchmarks.md); with ``--ort-aarch64`` the instruction counts of
+  onnxruntime's AArch64 build on the same ONNX files (ort_aarch64.py);
 * effective weight bandwidth (weight bytes streamed per step / time) against a
   read-bandwidth probe (a small C program) over a buffer of the same size;
 * the targets of issue 5, each met or missed by how much;

@@ -136,6 +136,8 @@ def find_insn_count() -> Path | None:
 
 
 def _count_job(args) -> dict:
+    from .ort_aarch64 import QEMU_CPU
+
     exe, x_path, work, count_py, steps = args
     # The A73 is ARMv8.0 (no FP16 arithmetic, no dotprod): qemu emulates an ARMv8.0 core, so an instruction the
     # board lacks traps instead of being counted (as bench/quant.py and docs/quantization.md count).
@@ -144,7 +146,7 @@ def _count_job(args) -> dict:
     # the plugin and the A73 model (count.py) are part of the key: a changed model is re-run
     here = Path(count_py).parent
     tools = hashlib.sha256(b"".join((here / n).read_bytes() for n in ("count.py", "insn_count.c", "qemu_plugin_api.h")))
-    key = f"{_file_hash(Path(exe))}:{steps}:{tools.hexdigest()[:12]}"
+    key = f"{_file_hash(Path(exe))}:{steps}:{QEMU_CPU}:{tools.hexdigest()[:12]}"
     if info_file.exists():
         old = json.loads(info_file.read_text())
         if old.get("exe_hash") == key:
@@ -158,7 +160,10 @@ def _count_job(args) -> dict:
         out = Path(work) / f"insn_out{r}"
         out.mkdir(parents=True, exist_ok=True)
         res = count.count_instructions(
-            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)], hist=False, memory=True
+            [str(exe), "--input", f"X={x_path}", "--out-dir", str(out), "--repeat", str(r)],
+            hist=False,
+            memory=True,
+            qemu_args=["-cpu", QEMU_CPU],  # an A73's ISA: glibc's string functions take no SVE path
         )
         if res.get("returncode", 0) != 0:
             raise RuntimeError(f"runner failed under qemu: {res}")
@@ -180,10 +185,21 @@ def _count_job(args) -> dict:
             "cache_per_step": {n: v / steps for n, v in diff["cache"].items()},
         },
         "steps": steps,
+        "qemu_cpu": QEMU_CPU,
         "count_s": time.perf_counter() - t0,
     }
     info_file.write_text(json.dumps(info))
     return dict(info, cached=False)
+
+
+def _ort_a64_count_job(args) -> dict:
+    """onnxruntime-aarch64 instructions per step on one ONNX file (`hlfgen bench --ort-aarch64`)."""
+    import numpy as np
+
+    from .ort_aarch64 import count_insn
+
+    paths, model, x_path, work, count_py, steps = args
+    return count_insn(paths, Path(model), np.load(x_path), steps, Path(work), Path(count_py))
 
 
 def _eq5(model: Path) -> dict:

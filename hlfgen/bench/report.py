@@ -138,6 +138,9 @@ def summarize(result: dict) -> list[dict]:
             s["insn_per_step"] = bi["insn_per_step"]
             s["insn_mode"] = bi["mode"]
             s["insn_speedup"] = d["insn_per_step"] / bi["insn_per_step"]
+            if bi.get("ort_a64_insn_per_step"):  # onnxruntime-aarch64 on the same ONNX file
+                s["ort_a64_insn_per_step"] = bi["ort_a64_insn_per_step"]
+                s["vs_ort_a64_insn"] = bi["insn_per_step"] / bi["ort_a64_insn_per_step"]
         est = [r for r in rs if "a73_us_per_step" in r]
         if est:  # the estimated HiKey 960 time of the mode with the smallest estimate
             be = min(est, key=lambda r: r["a73_us_per_step"])
@@ -218,6 +221,16 @@ def evaluate_targets(result: dict) -> list[dict]:
             "time ratio hlfgen/tract",
             d.get("vs_tract_min"),
         )
+        if d.get("vs_ort_a64_insn") is not None:
+            add(
+                "dense hlfgen/ORT-aarch64 insns <= 0.95 (issue 11)",
+                size,
+                None,
+                d["vs_ort_a64_insn"],
+                0.95,
+                False,
+                "AArch64 instruction ratio hlfgen/onnxruntime-aarch64",
+            )
         if "2.5" in cfs:
             h = _find(summ, size, "hlf", "2.5")
             v = 1 / h["vs_ort"] if h and h.get("vs_ort") else None
@@ -293,7 +306,8 @@ def format_markdown(result: dict) -> str:
         f"Batch 1, T = {cfg['steps']}, single thread. Host: portable kernels, `-O3 -march=native` (Release + "
         f"HLF_NATIVE); median [min-max] of {cfg['rounds']} interleaved rounds, each round a runner call "
         f"of ~{cfg['call_s'] * 1000:.0f} ms (`--repeat n` after the runner's untimed warm-up run). "
-        "AArch64: NEON kernels, gcc `-mcpu=cortex-a73`, instructions per step under qemu (runner `--repeat 2` "
+        "AArch64: NEON kernels, gcc `-mcpu=cortex-a73`, instructions per step under qemu `-cpu cortex-a72` "
+        "(runner `--repeat 2` "
         f"minus `--repeat 1`, / T, at T = {cfg.get('insn_steps', STEPS)}).",
         "",
     ]
@@ -308,14 +322,23 @@ def format_markdown(result: dict) -> str:
         "`csr`, `block` (the mode is given; instructions take their own best mode).",
         "",
     ]
+    a64 = bool(cfg.get("ort_aarch64"))
+    if a64:
+        L += [
+            f"*ORT-aarch64 insn/step*: onnxruntime {cfg['ort_aarch64']} (linux/arm64 library of the npm package "
+            "onnxruntime-node, C API, 1 thread) on the same ONNX file under qemu `-cpu cortex-a72` (the A73's "
+            "ISA), same T and repeat difference; */ORT-a64 insn* hlfgen's instructions divided by those "
+            "(pruned files are not run: onnxruntime runs them densely).",
+            "",
+        ]
     summ = result["summary"]
     for size in cfg["sizes"]:
         L += [
             f"## {SIZES[size].label} (`{size}`)",
             "",
             "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | insn/step | A73 µs est. | x dense insn "
-            "| Eq. 5 | BW GB/s | probe GB/s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| Eq. 5 | BW GB/s | probe GB/s |" + (" ORT-aarch64 insn/step | /ORT-a64 insn |" if a64 else ""),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a64 else ""),
         ]
         for s in [s for s in summ if s["size"] == size]:
 
@@ -329,6 +352,7 @@ def format_markdown(result: dict) -> str:
                 f"| {name} | {s['cf_label']} | {s['weight_bytes'] / 1024:.0f} | {_fmt_us(s['us'])} | "
                 f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('insn_per_step', '{:.0f}')} | "
                 f"{_fmt_a73(s)} | {g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
+                + (f" {g('ort_a64_insn_per_step', '{:.0f}')} | {g('vs_ort_a64_insn')} |" if a64 else "")
             )
         L.append("")
     L += quantized_markdown(result)

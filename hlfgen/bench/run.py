@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobs import _build_job, _count_job, _eq5, _model_job, find_insn_count
+from .jobs import _build_job, _count_job, _eq5, _model_job, _ort_a64_count_job, find_insn_count
 from .models import (
     CFS,
     INSN_STEPS,
@@ -59,6 +59,7 @@ def run_bench(
     plot: bool = True,
     insn_steps: int = INSN_STEPS,
     quantize=("none",),
+    ort_aarch64: bool = False,
 ) -> dict:
     t_start = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -88,6 +89,17 @@ def run_bench(
         log("qemu-aarch64 or aarch64-linux-gnu-gcc missing: no instruction counts")
         count_py = None
     targets = ["host"] + (["cortex-a73"] if count_py else [])
+    ort_a64 = None  # paths of the onnxruntime-aarch64 runner (set up once, here: it may download)
+    if ort_aarch64 and count_py:
+        from .ort_aarch64 import OrtAarch64Error, setup
+
+        try:
+            ort_a64 = setup()
+            log(f"onnxruntime-aarch64 {ort_a64['version']}: {ort_a64['lib']}")
+        except OrtAarch64Error as e:
+            log(f"no ORT-aarch64 column: {e}")
+    elif ort_aarch64:
+        log("no ORT-aarch64 column: instruction counts are off")
 
     # -- phase 1: ONNX models
     t0 = time.perf_counter()
@@ -129,6 +141,13 @@ def run_bench(
             bargs = (str(model_path[v.key]), t, v.modes, str(work / "builds"), stamp, v.quantize)
             f = pool.submit(_build_job, bargs)
             pending[f] = ("build", v, t)
+        if ort_a64:  # onnxruntime runs pruned files densely: their count is dense's, not measured again
+            for v in vs:
+                if v.scheme != "pruned":
+                    wd = work / "ort_aarch64" / v.key
+                    args = (ort_a64, str(model_path[v.key]), str(xi_paths[v.size]), str(wd), str(count_py), insn_steps)
+                    pending[pool.submit(_ort_a64_count_job, args)] = ("ort-aarch64", v, "cortex-a72")
+        ort_counts: dict[str, dict] = {}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
@@ -156,6 +175,12 @@ def run_bench(
                             + (" (cached)" if i["cached"] else "")
                             for m, i in res["results"].items()
                         )
+                    )
+                elif what == "ort-aarch64":
+                    ort_counts[v.key] = res
+                    log(
+                        f"ORT-aarch64 {v.key}: {res['insn_per_step']:.0f} insn/step"
+                        + (" (cached)" if res["cached"] else "")
                     )
                 else:
                     counts[(v.key, t)] = res
@@ -252,6 +277,8 @@ def run_bench(
                     row["insn_per_step"] = c["insn_per_step"]
                     if "a73_us_per_step" in c:
                         row["a73_us_per_step"], row["a73"] = c["a73_us_per_step"], c["a73"]
+            if v.key in ort_counts:
+                row["ort_a64_insn_per_step"] = ort_counts[v.key]["insn_per_step"]
             for base in ("ort", "tract"):
                 if f"{base}:{v.key}" in timings:
                     row[f"{base}_us_per_step"] = timings[f"{base}:{v.key}"]
@@ -278,6 +305,7 @@ def run_bench(
             "quantize": quantize,
             "ort": have_ort,
             "tract": have_tract,
+            "ort_aarch64": ort_a64["version"] if ort_a64 else None,
         },
         "rows": rows,
         "failures": failures,
@@ -339,6 +367,7 @@ def main_args(args) -> int:
         baselines=not args.no_baselines,
         plot=not args.no_plot,
         quantize=args.quantize,
+        ort_aarch64=args.ort_aarch64,
     )
     missed = [t for t in res["targets"] if t["met"] is False]
     print(
