@@ -103,6 +103,13 @@ def test_quick_times_and_ratios_are_sane(quick):
                 assert 0 < s[f"vs_{base}"] < math.inf
     assert _row(res, "dense")["speedup"] == 1.0
     assert res["config"]["ort"] and "vs_ort" in _row(res, "hlf")
+    # the unflagged (run-time dispatch) build is timed in the same rounds as the native one
+    for scheme in ("dense", "hlf"):
+        assert _row(res, scheme)["default_us"] > 0
+    for s in res["summary"]:
+        if "default_us" in s:
+            assert s["default_vs_native"] == s["default_us"] / s["us"]["median"], s
+    assert any(r.get("default_us_per_step") for r in res["rows"])
     # compression: every compressed scheme stores fewer weights than dense (bias and padding aside)
     dense_bytes = _row(res, "dense")["weight_bytes"]
     for scheme in ("small", "lmf", "hlf"):

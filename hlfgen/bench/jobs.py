@@ -105,6 +105,8 @@ def _build_job(args) -> dict:
         if c_hash in seen:  # same C as another mode: same binary
             other = results[seen[c_hash]]
             info.update(exe=other["exe"], compile_s=0.0, same_as=seen[c_hash])
+            if "exe_default" in other:
+                info["exe_default"] = other["exe_default"]
         else:
             exe = compile_out(
                 gen.out_dir,
@@ -115,6 +117,8 @@ def _build_job(args) -> dict:
                 static=(target != "host") or None,
             )
             info.update(exe=str(exe), compile_s=time.perf_counter() - t1)
+            if target == "host":  # the build a user gets without flags (run-time kernel dispatch)
+                info["exe_default"] = str(compile_out(gen.out_dir, d / "build-default", target=target, werror=False))
             seen[c_hash] = mode
         shutil.rmtree(d / "out", ignore_errors=True)  # the sources are big (float literals); the binary stays
         info_file.write_text(json.dumps(info))

@@ -127,6 +127,11 @@ def summarize(result: dict) -> list[dict]:
             "eff_bw_gbs": best["eff_bw_gbs"],
             "probe_bw_gbs": best["probe_bw_gbs"],
         }
+        if "default_us_per_step" in best:  # the unflagged build against the -march=native one
+            s["default_us"] = best["default_us_per_step"]["median"]
+            s["default_vs_native"] = s["default_us"] / best["us_per_step"]["median"]
+            if "ort_us_per_step" in best:
+                s["default_vs_ort"] = s["default_us"] / best["ort_us_per_step"]["median"]
         for base in ("ort", "tract"):
             if f"{base}_us_per_step" in best:
                 s[f"{base}_us"] = best[f"{base}_us_per_step"]["median"]
@@ -312,7 +317,10 @@ def format_markdown(result: dict) -> str:
         "",
     ]
     L += [
-        "Columns: *µs/step* hlfgen host time; *x dense* speed-up over dense (time); */ORT*, */tract* hlfgen time "
+        "Columns: *µs/step* hlfgen host time (`-march=native` build); *default µs/step* the same generated project "
+        "built without flags (run-time kernel dispatch, runtime/hlf_dispatch.h), timed in the same interleaved "
+        "rounds, *default/native* and *default/ORT* its ratios (medians); "
+        "*x dense* speed-up over dense (time); */ORT*, */tract* hlfgen time "
         "divided by onnxruntime's / tract's time on the same ONNX file (< 1: hlfgen faster); *insn/step* AArch64 "
         "instructions; *A73 µs est.* estimated HiKey 960 time per step from those instructions by class and a cache "
         'model (compute- or memory-bound; docs/benchmarks.md, "Estimated HiKey 960 time"); '
@@ -336,9 +344,10 @@ def format_markdown(result: dict) -> str:
         L += [
             f"## {SIZES[size].label} (`{size}`)",
             "",
-            "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | insn/step | A73 µs est. | x dense insn "
+            "| scheme | CF | weights KB | µs/step | x dense | /ORT | /tract | default µs/step | default/native "
+            "| default/ORT | insn/step | A73 µs est. | x dense insn "
             "| Eq. 5 | BW GB/s | probe GB/s |" + (" ORT-aarch64 insn/step | /ORT-a64 insn |" if a64 else ""),
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a64 else ""),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a64 else ""),
         ]
         for s in [s for s in summ if s["size"] == size]:
 
@@ -350,7 +359,8 @@ def format_markdown(result: dict) -> str:
             )
             L.append(
                 f"| {name} | {s['cf_label']} | {s['weight_bytes'] / 1024:.0f} | {_fmt_us(s['us'])} | "
-                f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('insn_per_step', '{:.0f}')} | "
+                f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('default_us', '{:.3g}')} | "
+                f"{g('default_vs_native')} | {g('default_vs_ort')} | {g('insn_per_step', '{:.0f}')} | "
                 f"{_fmt_a73(s)} | {g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
                 + (f" {g('ort_a64_insn_per_step', '{:.0f}')} | {g('vs_ort_a64_insn')} |" if a64 else "")
             )

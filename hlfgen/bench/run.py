@@ -215,6 +215,13 @@ def run_bench(
                 items.append(
                     _Timed(f"hlfgen:{v.key}:{mode}", _runner_call(Path(info["exe"]), x, work / "run_out" / v.key))
                 )
+                if info.get("exe_default"):  # the unflagged build of the same C, in the same rounds
+                    items.append(
+                        _Timed(
+                            f"hlfgen-default:{v.key}:{mode}",
+                            _runner_call(Path(info["exe_default"]), x, work / "run_out" / v.key),
+                        )
+                    )
             if v.quantize != "none":  # onnxruntime and tract run the fp32 file: timed once, with the fp32 build
                 continue
             if have_ort:
@@ -231,6 +238,9 @@ def run_bench(
         for v in [v for v in vs if v.size == s]:
             for mode, info in builds[(v.key, "host")].items():
                 timings.setdefault(f"hlfgen:{v.key}:{mode}", timings[done_exes[info["exe"]]])
+                first = done_exes[info["exe"]].replace("hlfgen:", "hlfgen-default:", 1)
+                if first in timings:
+                    timings.setdefault(f"hlfgen-default:{v.key}:{mode}", timings[first])
         wb = sorted(
             {builds[(v.key, "host")][m]["weight_bytes"] for v in vs if v.size == s for m in builds[(v.key, "host")]}
         )
@@ -279,6 +289,8 @@ def run_bench(
                         row["a73_us_per_step"], row["a73"] = c["a73_us_per_step"], c["a73"]
             if v.key in ort_counts:
                 row["ort_a64_insn_per_step"] = ort_counts[v.key]["insn_per_step"]
+            if f"hlfgen-default:{v.key}:{mode}" in timings:  # the unflagged build (run-time dispatch)
+                row["default_us_per_step"] = timings[f"hlfgen-default:{v.key}:{mode}"]
             for base in ("ort", "tract"):
                 if f"{base}:{v.key}" in timings:
                     row[f"{base}_us_per_step"] = timings[f"{base}:{v.key}"]
