@@ -1,6 +1,7 @@
 """examples/accuracy/char_lm.py in --quick mode: the five schemes train, the table prints, the
-compressed models stay within the parameter budget, and the exported HLF model compiles with
-hlfgen and matches onnxruntime.
+compressed models stay within the parameter budget, the exported HLF model compiles with
+hlfgen and matches onnxruntime, and the dense and HLF models compiled with fp16 and int8
+weights keep their validation bits per character (the fp32 build's checked against PyTorch).
 
 No assertion on which scheme wins: that is a measurement (docs/accuracy.md), not a test.
 The parameter counts are recomputed here from the saved state dicts, not taken from the script.
@@ -185,6 +186,92 @@ def test_exported_hlf_model_matches_onnxruntime(quick_run, tmp_path):
     vocab = data["vocab"]
     ids = rng.integers(0, vocab, size=(seq_len, 1), dtype=np.int64)
     assert_parity(path, inputs={"X": ids}, work_dir=tmp_path / "check")
+
+
+QUANT_SCHEMES = ("dense", "HLF cf 2.5")
+# Thresholds on |bpc(quantized build) - bpc(fp32 build)|, from the measurements in docs/accuracy.md
+# ("Quantized weights"; 2-core Xeon): --quick fp16 9e-6, int8 4.0e-4; the full run fp16 6e-6, int8
+# 3.2e-4; dense and HLF trained at lr 0.02 for 3000 steps fp16 1.5e-5, int8 1.0e-3 (the largest).
+# The bounds sit 70x (fp16) and 10x (int8) above the largest.  What they catch, measured on the
+# --quick dense model (barely trained, so small effects): R's rows shifted by one moves the bpc by
+# 0.58, the i and f gate blocks swapped by 0.019 (past int8's bound, not past 0.1), the LSTM and head
+# weights scaled by 1.05 by 0.002 (past fp16's bound, within int8's: int8's catches wrong builds,
+# not a 5% scale error).
+QUANT_MAX_DELTA = {"fp16": 1e-3, "int8": 1e-2}
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("char_lm", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _torch_bpc(data, scheme: str) -> float:
+    """PyTorch's bits per character of a saved model on the validation windows the script scores
+    the compiled models on, recomputed here: the text, the model and the loss rebuilt from the files."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from hlfgen.hlf import parse_cf
+
+    lm = _load_script()
+    args = data["args"]
+    train, val = lm.load_text(Path(data["corpus"]), args["val_fraction"])
+    train, val = train[: data["train_chars"]], val[: data["val_chars"]]
+    vocab = lm.Vocab(train)
+    assert len(vocab) == data["vocab"]
+    ids = vocab.encode(val)
+    r = next(r for r in data["results"] if r["scheme"] == scheme)
+    cf = None if scheme == "dense" else parse_cf(r["compression_target"])
+    model = lm.build_model(torch, nn, scheme, len(vocab), args["embed"], r["hidden"], cf, args["k"])
+    model.load_state_dict(torch.load(r["state_dict"], map_location="cpu", weights_only=True))
+    model.eval()
+    streams, window = data["quantized"]["streams"], data["quantized"]["window"]
+    n = (len(ids) - 1) // streams
+    x = torch.from_numpy(ids[: n * streams].reshape(streams, n).T.copy())
+    y = torch.from_numpy(ids[1 : n * streams + 1].reshape(streams, n).T.copy())
+    nats = 0.0
+    with torch.no_grad():
+        for t in range(0, n, window):
+            logits = model(x[t : t + window])
+            nats += F.cross_entropy(
+                logits.reshape(-1, len(vocab)), y[t : t + window].reshape(-1), reduction="sum"
+            ).item()
+    return nats / (n * streams) / math.log(2)
+
+
+def test_quantized_builds_keep_the_perplexity(quick_run):
+    """The dense and HLF models compiled with hlfgen in fp32, fp16 and int8: the fp32 build's bpc is
+    PyTorch's (recomputed here), fp16 changes it by a tiny amount and int8 by a small one, and the
+    quantized builds store fewer weight bytes."""
+    stdout, data = quick_run
+    assert "Compiled models (hlfgen.compile, host) with quantized weights" in stdout
+    q = data["quantized"]
+    rows = {(r["scheme"], r["dtype"]): r for r in q["rows"]}
+    assert set(rows) == {(s, d) for s in QUANT_SCHEMES for d in ("fp32", "fp16", "int8")}, sorted(rows)
+    for scheme in QUANT_SCHEMES:
+        fp32 = rows[(scheme, "fp32")]
+        assert fp32["quantize"] == "none" and fp32["chars"] == (data["val_chars"] - 1) // q["streams"] * q["streams"]
+        for dtype in ("fp32", "fp16", "int8"):
+            r = rows[(scheme, dtype)]
+            assert math.isfinite(r["bpc"]) and r["bpc"] > 0, r
+            assert math.isclose(r["ppl"], 2.0 ** r["bpc"], rel_tol=1e-12), r
+            assert math.isclose(r["delta_bpc"], r["bpc"] - fp32["bpc"], abs_tol=1e-12), r
+            assert re.search(rf"^{re.escape(scheme)}\s+{dtype}\s+{r['weight_bytes']}\s", stdout, re.M), (scheme, dtype)
+        for dtype, bound in QUANT_MAX_DELTA.items():
+            assert abs(rows[(scheme, dtype)]["delta_bpc"]) < bound, rows[(scheme, dtype)]
+        # the quantized builds are what ran: fewer bytes, and int8 rounding shows in the loss
+        assert fp32["weight_bytes"] > rows[(scheme, "fp16")]["weight_bytes"] > rows[(scheme, "int8")]["weight_bytes"]
+        assert rows[(scheme, "int8")]["bpc"] != fp32["bpc"]
+
+        oracle = next(o for o in q["oracle"] if o["scheme"] == scheme)
+        torch_bpc = _torch_bpc(data, scheme.split()[0])
+        assert abs(oracle["torch_bpc"] - torch_bpc) < 1e-6, (scheme, oracle, torch_bpc)
+        assert abs(fp32["bpc"] - torch_bpc) < 1e-4, (scheme, fp32["bpc"], torch_bpc)
+        assert oracle["ok"], oracle
 
 
 # ---------------------------------------------------------------- the fair protocol (fair.py)

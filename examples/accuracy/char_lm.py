@@ -31,8 +31,17 @@ The trained HLF model (embedding + LSTM + head, token ids in, logits out) is
 then exported with ``hlfgen.torch.export``, compiled with hlfgen and compared
 with onnxruntime on held-out text (``hlfgen.check.check``).
 
+Quantized weights (first seed; ``--no-quant`` skips it): the trained dense and
+HLF models are exported whole, built for the host with ``hlfgen.compile(...,
+quantize="none"|"fp16"|"int8")`` and scored on the validation text (the
+evaluation streams, cut into windows of ``--eval-chunk`` characters, each run
+from the zero state through the compiled model's ``run``; cross-entropy of its
+logits in numpy).  The table gives each build's bpc and its change against the
+same model's fp32 build; the fp32 build must match PyTorch's bpc on the same
+windows within 1e-4 bpc (else the exit status is 1).
+
     python examples/accuracy/char_lm.py                       # full run, ~3 min on 2 idle cores
-    python examples/accuracy/char_lm.py --quick               # smoke run, < 60 s
+    python examples/accuracy/char_lm.py --quick               # smoke run, ~1 min on 2 busy cores
     python examples/accuracy/char_lm.py --seeds 0,1,2 --compression 2.5,5   # docs/accuracy.md
 """
 
@@ -171,8 +180,8 @@ def lstm_weight_info(torch, model) -> tuple[int, str]:
 
 # ---------------------------------------------------------------- pruning
 
-def prune_masks(torch, rnn, keep: dict[str, int], fraction: float) -> dict[str, "torch.Tensor"]:
-    """Per-matrix magnitude masks keeping numel - fraction·(numel - keep) largest weights."""
+def prune_masks(torch, rnn, keep: dict[str, int], fraction: float) -> dict:
+    """Per-matrix magnitude masks keeping numel - fraction·(numel - keep) largest weights (tensors by name)."""
     masks = {}
     for name, want in keep.items():
         w = getattr(rnn, name).detach()
@@ -338,6 +347,86 @@ def export_and_check(torch, model, val: np.ndarray, path: Path, seq_len: int) ->
     return result
 
 
+# ---------------------------------------------------------------- quantized weights
+
+QUANT_MODES = (("fp32", "none"), ("fp16", "fp16"), ("int8", "int8"))  # (label, hlfgen --quantize)
+QUANT_TORCH_TOL = 1e-4  # |bpc(compiled fp32) - bpc(PyTorch)| allowed, bits per character
+
+
+def eval_windows(val: np.ndarray, streams: int, window: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The validation text as ``streams`` parallel streams (as ``evaluate`` reads it), cut into
+    windows of ``window`` characters: (ids [T, streams], next characters [T, streams]) pairs.
+    Each window is read from the zero state (the compiled model's ``run``), every position counts."""
+    n = (len(val) - 1) // streams
+    x = val[: n * streams].reshape(streams, n).T
+    y = val[1: n * streams + 1].reshape(streams, n).T
+    return [(np.ascontiguousarray(x[t:t + window]), np.ascontiguousarray(y[t:t + window]))
+            for t in range(0, n, window)]
+
+
+def cross_entropy_sum(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Sum over positions of -log softmax(logits)[target] (nats), in float64."""
+    z = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(z)), targets.reshape(-1)].sum())
+
+
+def quantized_rows(torch, model, label: str, windows, path: Path) -> tuple[list[dict], dict]:
+    """Export ``model`` whole (token ids in, logits out), compile it with hlfgen for the host in fp32,
+    fp16 and int8 (``hlfgen.compile(..., quantize=...)``) and score each build on ``windows``.
+    Returns the rows (bpc of the compiled model, change against the fp32 build) and PyTorch's
+    bpc on the same windows (the oracle of the fp32 row)."""
+    import hlfgen
+    from hlfgen.errors import HlfgenError
+    from hlfgen.inspect import storage
+    from hlfgen.torch import export
+
+    model.eval()
+    count = sum(y.size for _, y in windows)
+    with torch.no_grad():
+        torch_nats = sum(cross_entropy_sum(model(torch.from_numpy(x)).numpy(), y) for x, y in windows)
+    torch_bpc = torch_nats / count / math.log(2)
+    window = max(len(x) for x, _ in windows)
+    info = export(model, (torch.from_numpy(windows[0][0]),), path, output_names=["logits"])
+    if info is not None and info.get("compiler_error"):
+        raise HlfgenError(info["compiler_error"])
+    rows: list[dict] = []
+    for dtype, mode in QUANT_MODES:
+        t0 = time.perf_counter()
+        # One C name for every build: ccache keys the runtime's objects on it, so only the first
+        # build ever compiles the runtime (about 15 s on 2 busy cores); the later ones take ~1 s.
+        compiled = hlfgen.compile(path, max_seq_len=window, quantize=mode, name="char_lm")
+        t1 = time.perf_counter()
+        nats = sum(cross_entropy_sum(compiled.run(X=x)["logits"], y) for x, y in windows)
+        t2 = time.perf_counter()
+        del compiled
+        bpc = nats / count / math.log(2)
+        base = rows[0]["bpc"] if rows else bpc
+        rows.append({"scheme": label, "dtype": dtype, "quantize": mode,
+                     "weight_bytes": storage(path, mode)["weight_bytes"], "chars": count,
+                     "bpc": bpc, "ppl": 2.0 ** bpc, "delta_bpc": bpc - base,
+                     "delta_ppl_pct": 100.0 * (2.0 ** (bpc - base) - 1.0),
+                     "compile_s": t1 - t0, "eval_s": t2 - t1})
+    oracle = {"scheme": label, "torch_bpc": torch_bpc, "fp32_minus_torch": rows[0]["bpc"] - torch_bpc,
+              "ok": abs(rows[0]["bpc"] - torch_bpc) <= QUANT_TORCH_TOL}
+    model.train()
+    return rows, oracle
+
+
+def format_quant_table(rows: list[dict]) -> str:
+    head = (f"{'scheme':<12} {'dtype':>7} {'weight bytes':>12} {'x fp32':>6} {'val bpc':>8} "
+            f"{'d bpc':>9} {'val ppl':>8} {'d ppl':>7} {'build s':>7}")
+    lines = [head, "-" * len(head)]
+    fp32 = {r["scheme"]: r for r in rows if r["dtype"] == "fp32"}
+    for r in rows:
+        f = fp32[r["scheme"]]
+        lines.append(f"{r['scheme']:<12} {r['dtype']:>7} {r['weight_bytes']:>12} "
+                     f"{r['weight_bytes'] / f['weight_bytes']:>6.3f} {r['bpc']:>8.4f} {r['delta_bpc']:>+9.5f} "
+                     f"{r['ppl']:>8.3f} {r['delta_ppl_pct']:>+6.3f}% {r['compile_s']:>7.1f}")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- tables
 
 def format_table(results: list[Result]) -> str:
@@ -421,8 +510,12 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, help="directory for the state dicts and the exported ONNX "
                                             "(default: a temporary one, deleted)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
-    p.add_argument("--no-export", action="store_true", help="skip the export / hlfgen parity step")
-    p.add_argument("--quick", action="store_true", help="smoke run (< 60 s): small model, few steps, less text")
+    p.add_argument("--no-export", action="store_true",
+                   help="skip the export / hlfgen parity step and the quantized builds")
+    p.add_argument("--no-quant", action="store_true",
+                   help="skip the fp32 / fp16 / int8 builds of the dense and HLF models (validation bpc "
+                        "of the compiled models)")
+    p.add_argument("--quick", action="store_true", help="smoke run (~1 min): small model, few steps, less text")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
@@ -485,6 +578,20 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results: list[Result] = []
     parity: list[dict] = []
+    quant: list[dict] = []
+    quant_oracle: list[dict] = []
+    quant_on = not (args.no_export or args.no_quant)
+    windows = eval_windows(data.val, args.eval_streams, args.eval_chunk)
+
+    def add_quant(model, label: str, path: Path) -> None:
+        rows, oracle = quantized_rows(torch, model, label, windows, path)
+        quant.extend(rows)
+        quant_oracle.append(oracle)
+        print(f"  {label}: compiled fp32 {rows[0]['bpc']:.6f} bpc, PyTorch {oracle['torch_bpc']:.6f} "
+              f"(difference {oracle['fp32_minus_torch']:+.1e}, tolerance {QUANT_TORCH_TOL:g}: "
+              f"{'ok' if oracle['ok'] else 'FAIL'}); fp16 {rows[1]['delta_bpc']:+.5f}, "
+              f"int8 {rows[2]['delta_bpc']:+.5f} bpc", flush=True)
+
     try:
         for seed in args.seed_list:
             print(f"\n== seed {seed}", flush=True)
@@ -494,6 +601,9 @@ def main(argv=None) -> int:
                 results.append(res)
                 print(f"  dense: val ppl {res.val_ppl:.3f} ({res.val_bpc:.4f} bpc), {res.train_s:.1f} s",
                       flush=True)
+                if seed == args.seed_list[0] and quant_on:
+                    print("\nfp32 / fp16 / int8 builds of the trained dense model:", flush=True)
+                    add_quant(model, "dense", out / f"char_lm_dense_batch{args.eval_streams}.onnx")
             for cf, label in zip(cfs, args.cf_labels):
                 # HLF first: its parameter counts set the budgets of the small baseline and pruning.
                 res, hlf_model = train_one(torch, nn, F, "HLF", args, data, seed, cf, H)
@@ -518,6 +628,13 @@ def main(argv=None) -> int:
                                          64 if args.quick else 128)
                     parity.append({"compression_target": label, "seed": seed, **p})
                     print(f"parity: {'PASS' if p['ok'] else 'FAIL'}", flush=True)
+                if seed == args.seed_list[0] and quant_on:
+                    print(f"\nfp32 / fp16 / int8 builds of the trained HLF model (cf {label}):", flush=True)
+                    if parity[-1]["ok"]:
+                        add_quant(hlf_model, f"HLF cf {label}",
+                                  out / f"char_lm_hlf_cf{label}_batch{args.eval_streams}.onnx")
+                    else:
+                        print("  skipped: the fp32 build failed its parity check", flush=True)
 
         summaries = {}
         for label in args.cf_labels:
@@ -534,6 +651,16 @@ def main(argv=None) -> int:
                 print(format_summary(summaries[label]))
             for line in verdicts(summaries[label]):
                 print(line)
+        if quant:
+            n_win = len(windows)
+            print(f"\nCompiled models (hlfgen.compile, host) with quantized weights, seed {args.seed_list[0]}: "
+                  f"validation bpc on {quant[0]['chars']} characters ({args.eval_streams} streams x "
+                  f"{n_win} windows of <= {args.eval_chunk}, each from the zero state); d = change against "
+                  f"the same model's fp32 build; weight bytes: all weights of the build")
+            print(format_quant_table(quant))
+            for o in quant_oracle:
+                print(f"{o['scheme']}: PyTorch {o['torch_bpc']:.6f} bpc on the same windows, compiled fp32 "
+                      f"{o['fp32_minus_torch']:+.1e} ({'ok' if o['ok'] else 'FAIL'}, tolerance {QUANT_TORCH_TOL:g})")
         total_s = time.perf_counter() - t_start
         print(f"total time {total_s:.1f} s")
         if args.json:
@@ -542,11 +669,14 @@ def main(argv=None) -> int:
                          if k != "compression_of"},
                 "corpus": str(corpus), "vocab": len(vocab), "train_chars": len(train_text),
                 "val_chars": len(val_text), "results": [asdict(r) for r in results],
-                "summary": summaries, "parity": parity, "total_s": total_s}, indent=2))
+                "summary": summaries, "parity": parity,
+                "quantized": {"streams": args.eval_streams, "window": args.eval_chunk,
+                              "torch_tol": QUANT_TORCH_TOL, "rows": quant, "oracle": quant_oracle},
+                "total_s": total_s}, indent=2))
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return 0 if all(p["ok"] for p in parity) else 1
+    return 0 if all(p["ok"] for p in parity) and all(o["ok"] for o in quant_oracle) else 1
 
 
 if __name__ == "__main__":
