@@ -302,9 +302,27 @@ def fold_node(node, vals, a: dict, opset: int, label: str, opset_import) -> list
             result = _sym_split(node, vals, a, opset)
     except (ValueError, IndexError, KeyError, TypeError):
         result = None
+    if result is None and op == "DequantizeLinear" and not a.get("block_size"):
+        result = _dequantize_linear([W.materialize(v) if v is not None else None for v in vals], a)
     if result is None:
         result = plain(node, [W.materialize(v) if v is not None else None for v in vals])
     return result if isinstance(result, list) else [result]
+
+
+def _dequantize_linear(vals, a: dict) -> np.ndarray | None:
+    """ONNX DequantizeLinear: y = (x - zero_point) * scale, the scale (and zero point) per tensor or
+    along `axis` (default 1); every opset's per-tensor and per-axis forms (onnx.reference has only
+    the newest versions).  Blocked quantization (block_size) is left to onnx.reference."""
+    x = np.asarray(vals[0])
+    if x.dtype.kind not in "iu":  # float8 and the like: onnx.reference
+        return None
+    scale = np.asarray(vals[1], np.float32)
+    zp = np.asarray(vals[2]) if len(vals) > 2 and vals[2] is not None else np.zeros((), x.dtype)
+    if scale.ndim == 1 and x.ndim:
+        shape = [1] * x.ndim
+        shape[int(a.get("axis", 1)) % x.ndim] = scale.size
+        scale, zp = scale.reshape(shape), zp.reshape(shape) if zp.ndim == 1 else zp
+    return ((x.astype(np.int32) - zp.astype(np.int32)).astype(np.float32) * scale).astype(np.float32)
 
 
 def _sym_slice(vals, a, opset):

@@ -252,3 +252,39 @@ def test_float16_weights_build_fp16_and_match_onnxruntime_exactly(kind, tmp_path
     assert auto.program.weight_bytes < 0.6 * fp32.program.weight_bytes  # matrices halve, biases stay fp32
     report = check(path, seq_len=5, batch=2, work_dir=tmp_path / "check")
     assert report.ok and not report.quant_atol, report.rows
+
+
+def test_qdq_weights_are_folded_and_match_onnxruntime(tmp_path):
+    """A QDQ file (DequantizeLinear on int8 weight initializers, per tensor for W, per output row for R)
+    is folded to the dequantized fp32 values and matches onnxruntime on the same file."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hlfgen.check import check
+
+    rng = np.random.default_rng(8)
+    n_in, hid = 7, 13
+    qw = rng.integers(-127, 128, (1, 4 * hid, n_in)).astype(np.int8)
+    qr = rng.integers(-127, 128, (1, 4 * hid, hid)).astype(np.int8)
+    inits = [
+        numpy_helper.from_array(qw, "qW"),
+        numpy_helper.from_array(np.float32(0.004), "sW"),
+        numpy_helper.from_array(qr, "qR"),
+        numpy_helper.from_array(rng.uniform(1e-3, 5e-3, 4 * hid).astype(np.float32), "sR"),
+        numpy_helper.from_array(np.zeros(4 * hid, np.int8), "zR"),
+    ]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["qW", "sW"], ["W"]),
+        helper.make_node("DequantizeLinear", ["qR", "sR", "zR"], ["R"], axis=1),
+        helper.make_node("LSTM", ["X", "W", "R"], ["Y", "Y_h"], hidden_size=hid),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "qdq",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, n_in])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("Y", "Y_h")],
+        initializer=inits,
+    )
+    path = tmp_path / "qdq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
+    report = check(path, seq_len=6, work_dir=tmp_path / "w")
+    assert report.ok, report.format()
