@@ -28,6 +28,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _model_options(args) -> dict:
+    """The options build, check and run share (hlfgen.build.generate's keywords)."""
+    return dict(
+        sparse=args.sparse,
+        weights=args.weights,
+        quantize=args.quantize,
+        dims=dict(args.dim),
+        max_dims=dict(args.max_dim),
+    )
+
+
 def cmd_build(args) -> int:
     from .build import generate
     from .emit import ctx_bytes, weights_format
@@ -39,11 +50,7 @@ def cmd_build(args) -> int:
         target=args.target,
         batch=args.batch,
         max_seq_len=args.max_seq_len,
-        sparse=args.sparse,
-        weights=args.weights,
-        quantize=args.quantize,
-        dims=dict(args.dim),
-        max_dims=dict(args.max_dim),
+        **_model_options(args),
     )
     m = gen.model
     p = gen.program
@@ -84,11 +91,7 @@ def cmd_check(args) -> int:
         compiler=args.compiler,
         runner=args.runner,
         stream=args.stream,
-        sparse=args.sparse,
-        weights=args.weights,
-        quantize=args.quantize,
-        dims=dict(args.dim),
-        max_dims=dict(args.max_dim),
+        **_model_options(args),
     )
     print(report.format())
     return 0 if report.ok else 1
@@ -119,11 +122,7 @@ def cmd_run(args) -> int:
             target=args.target,
             batch=args.batch,
             max_seq_len=args.max_seq_len,
-            sparse=args.sparse,
-            weights=args.weights,
-            quantize=args.quantize,
-            dims=dict(args.dim),
-            max_dims=dict(args.max_dim),
+            **_model_options(args),
         )
         exe = compile_out(gen.out_dir, work / "build", target=args.target, compiler=args.compiler, werror=False)
         outputs, mean_us = run_runner(
