@@ -160,6 +160,9 @@ def compile_out(
         args.append("-DHLF_NATIVE=ON")
     if sanitize:
         args.append("-DHLF_SANITIZE=ON")
+    # HLFGEN_CMAKE_ARGS: extra CMake arguments for every build hlfgen runs (build's cmake aside:
+    # check, run, bench, hlfgen.compile), e.g. "-DHLF_DISPATCH=OFF" or "-DHLF_NATIVE=ON"
+    args += shlex.split(os.environ.get("HLFGEN_CMAKE_ARGS", ""))
     args += list(cmake_args)
     # ccache keys on paths: make them relative to the common parent of OUT/ and
     # the build dir, so identical runtime sources hit across builds.

@@ -235,3 +235,30 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     return f"fuzz seed: HLF_FUZZ_SEED={os.environ.get('HLF_FUZZ_SEED')}"
+
+
+# The kernel set of x86 host builds.  The default build compiles every portable kernel three times
+# (SSE2, AVX2, AVX-512: run-time dispatch, runtime/hlf_dispatch.h); the parity tests do not depend on
+# which variant runs, so outside the modules that test the dispatch itself (or time or inspect the
+# default build) they build one variant, the baseline's: a third of the kernel compiles, with a ccache
+# that starts cold on every CI machine.  Module-scoped fixtures are made before this runs, so they
+# always build the default; HLFGEN_CMAKE_ARGS set by the caller wins.
+_DEFAULT_BUILD_MODULES = {
+    "test_dispatch",
+    "test_sparse",
+    "test_bench",
+    "test_neon_kernels",
+    "test_packing",
+    "test_embed",
+    "test_cli",
+    "test_build",
+}
+
+
+@pytest.fixture(autouse=True)
+def _single_kernel_set(request, monkeypatch):
+    if (
+        request.module.__name__.rsplit(".", 1)[-1] not in _DEFAULT_BUILD_MODULES
+        and "HLFGEN_CMAKE_ARGS" not in os.environ
+    ):
+        monkeypatch.setenv("HLFGEN_CMAKE_ARGS", "-DHLF_DISPATCH=OFF")
