@@ -35,21 +35,13 @@
         c3h = vfmaq_laneq_f32(c3h, wh_, x3, l);         \
     } while (0)
 
-static inline void add_panel(size_t mr, float32x4_t lo, float32x4_t hi, float *y) {
-    if (mr == HLF_NR) {
-        vst1q_f32(y, vaddq_f32(vld1q_f32(y), lo));
-        vst1q_f32(y + 4, vaddq_f32(vld1q_f32(y + 4), hi));
-    } else {
-        float buf[HLF_NR];
-        vst1q_f32(buf, lo);
-        vst1q_f32(buf + 4, hi);
-        for (size_t r = 0; r < mr; r++) {
-            y[r] += buf[r];
-        }
-    }
+/* y[0:8] += lo:hi: a full panel (the short last panel goes through the GEMV). */
+static inline void add_panel(float32x4_t lo, float32x4_t hi, float *y) {
+    vst1q_f32(y, vaddq_f32(vld1q_f32(y), lo));
+    vst1q_f32(y + 4, vaddq_f32(vld1q_f32(y + 4), hi));
 }
 
-static void panel_4v(size_t nvr, size_t mr, size_t n, const uint16_t *w,
+static void panel_4v(size_t nvr, size_t n, const uint16_t *w,
                      const float *p0, const float *p1, const float *p2, const float *p3,
                      float *y0, float *y1, float *y2, float *y3) {
     float32x4_t c0l = vdupq_n_f32(0.0f), c0h = vdupq_n_f32(0.0f);
@@ -88,15 +80,15 @@ static void panel_4v(size_t nvr, size_t mr, size_t n, const uint16_t *w,
         c3l = vfmaq_f32(c3l, wl, s3);
         c3h = vfmaq_f32(c3h, wh, s3);
     }
-    add_panel(mr, c0l, c0h, y0);
+    add_panel(c0l, c0h, y0);
     if (nvr > 1) {
-        add_panel(mr, c1l, c1h, y1);
+        add_panel(c1l, c1h, y1);
     }
     if (nvr > 2) {
-        add_panel(mr, c2l, c2h, y2);
+        add_panel(c2l, c2h, y2);
     }
     if (nvr > 3) {
-        add_panel(mr, c3l, c3h, y3);
+        add_panel(c3l, c3h, y3);
     }
 }
 
@@ -123,7 +115,7 @@ void hlf_f16_gemm_acc(size_t nv, size_t m, size_t n,
             float *y1 = yv + ldy;
             float *y2 = nvr > 2 ? yv + 2 * ldy : y1;
             float *y3 = nvr > 3 ? yv + 3 * ldy : y2;
-            panel_4v(nvr, mr, n, w, xv, x1, x2, x3, yv, y1, y2, y3);
+            panel_4v(nvr, n, w, xv, x1, x2, x3, yv, y1, y2, y3);
         }
     }
 }
