@@ -277,6 +277,13 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
     printers = dim_printers(model)
     env.filters["cdim"] = printers["cdim"]
     env.filters["hdim"] = printers["hdim"]
+    # The runtime first: its id (hlfgen/namespace.py) names the runtime's CMake target.
+    shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))
+    (out_dir / "runtime" / "hlf_config.h").write_text(config.config_header())  # from hlfgen/config.py
+    ns_text, runtime_id, ns_names = namespace.render_header(
+        out_dir / "runtime", prog.nr, "neon" if config.is_aarch64(target) else "scalar"
+    )
+    (out_dir / "runtime" / namespace.HEADER).write_text(ns_text)
     ctx_members, ctx_bytes = _ctx_members(prog)
     ctx = dict(
         prog=prog,
@@ -310,6 +317,7 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         source=cnames.comment(Path(model.source).name),  # printed inside /* comments */
         model_sha256=_file_sha256(model.source),
         hlfgen_version=__version__,
+        runtime_id=runtime_id,
     )
     ctx["version_string"] = (
         f"{name}: hlfgen {__version__}, {Path(model.source).name} sha256:{ctx['model_sha256']}, target {target}"
@@ -326,11 +334,5 @@ def render(prog: Program, out_dir: Path, target: str, weights: str = "auto") -> 
         (out_dir / f"{name}_weights.bin").write_bytes(blob)
     for fname, tmpl in files.items():
         (out_dir / fname).write_text(env.get_template(tmpl).render(**ctx))
-    shutil.copytree(resources.runtime_dir(), out_dir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.o"))
-    (out_dir / "runtime" / "hlf_config.h").write_text(config.config_header())  # from hlfgen/config.py
-    ns_text, ns_names = namespace.render_header(
-        out_dir / "runtime", name, prog.nr, "neon" if config.is_aarch64(target) else "scalar"
-    )
     namespace.check_no_clash(ns_names, (out_dir / f"{name}.h").read_text())
-    (out_dir / "runtime" / namespace.HEADER).write_text(ns_text)
     shutil.copytree(resources.toolchains_dir(), out_dir / "toolchains")

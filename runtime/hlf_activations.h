@@ -24,7 +24,7 @@
 #ifndef HLF_ACTIVATIONS_H
 #define HLF_ACTIVATIONS_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <math.h>
 #include <stddef.h>

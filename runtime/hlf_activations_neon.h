@@ -40,7 +40,7 @@
 #ifndef HLF_ACTIVATIONS_NEON_H
 #define HLF_ACTIVATIONS_NEON_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <arm_neon.h>
 #include <stddef.h>

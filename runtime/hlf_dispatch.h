@@ -9,11 +9,11 @@
  *   avx2    - AVX2 + FMA (8-float vectors);
  *   avx512f - AVX-512F (16-float vectors: one per 16-row panel column),
  * which the project's runtime/hlf_namespace.h (hlfgen/namespace.py) turns
- * into XNNPACK-style names: NAME_f32_gemv_acc_16x1__avx512f.  All variants
+ * into XNNPACK-style names: hlf_<id>_dispatch_f32_gemv_acc_16x1__avx512f.  All variants
  * read the same packed weights (a panel column of HLF_NR rows is HLF_NR /
  * width vectors, hlf_vec.h), so packing does not depend on the CPU.  The rest
  * of the library is compiled with HLF_KERNEL_ISA=dispatch and HLF_DISPATCH:
- * it calls NAME_f32_gemv_acc_16x1__dispatch and so on, which hlf_dispatch.c
+ * it calls hlf_<id>_dispatch_f32_gemv_acc_16x1__dispatch and so on, which hlf_dispatch.c
  * defines as calls to the variant chosen once, before main, from cpuid
  * (__builtin_cpu_supports); the environment variable HLF_MAX_ISA (sse2,
  * avx2, avx512f) caps the choice.  Sigmoid and tanh (hlf_activations.h,
@@ -22,7 +22,7 @@
 #ifndef HLF_DISPATCH_H
 #define HLF_DISPATCH_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stddef.h>
 #include <stdint.h>

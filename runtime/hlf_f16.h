@@ -13,7 +13,7 @@
 #ifndef HLF_F16_H
 #define HLF_F16_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stdint.h>
 #include <string.h>

@@ -18,7 +18,7 @@
 #ifndef HLF_KERNELS_H
 #define HLF_KERNELS_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stddef.h>
 

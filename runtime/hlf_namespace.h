@@ -5,8 +5,10 @@
  * This copy (the source tree's) defines only HLF_NS: the runtime compiled on
  * its own keeps its hlf_* names.  A generated project holds its own copy, written by
  * hlfgen (hlfgen/namespace.py), that #defines every hlf_* identifier of the
- * runtime to a name prefixed with the model's, so several generated models
- * link into one program.
+ * runtime to hlf_<id>_<variant>_<name>: <id> hashes the runtime's sources and
+ * panel width, <variant> is the kernel set.  Models generated with the same
+ * runtime share its objects; runtimes that differ differ in every name, so
+ * any generated models link into one program.
  */
 #ifndef HLF_NAMESPACE_H
 #define HLF_NAMESPACE_H

@@ -12,7 +12,7 @@
 #ifndef HLF_NN_H
 #define HLF_NN_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <math.h>
 #include <stddef.h>

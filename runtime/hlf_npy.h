@@ -17,7 +17,7 @@
 #ifndef HLF_NPY_H
 #define HLF_NPY_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stddef.h>
 #include <stdio.h>

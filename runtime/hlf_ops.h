@@ -5,7 +5,7 @@
 #ifndef HLF_OPS_H
 #define HLF_OPS_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stddef.h>
 #include <string.h>

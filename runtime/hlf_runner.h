@@ -12,7 +12,7 @@
 #ifndef HLF_RUNNER_H
 #define HLF_RUNNER_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -23,7 +23,7 @@
 #ifndef HLF_TENSOR_H
 #define HLF_TENSOR_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <stddef.h>
 #include <stdint.h>

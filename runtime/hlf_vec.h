@@ -13,7 +13,7 @@
 #ifndef HLF_VEC_H
 #define HLF_VEC_H
 
-#include "hlf_namespace.h" /* first: the model's names for the runtime */
+#include "hlf_namespace.h" /* first: the runtime's names in a generated project */
 
 #include <string.h>
 

@@ -88,18 +88,36 @@ def _exported(lib: Path) -> list[str]:
     return [line.split()[-1] for line in proc.stdout.splitlines() if len(line.split()) == 3]
 
 
+def _runtime_prefix(syms: list[str]) -> str:
+    """hlf_<id>_<variant>_ of the runtime symbols of one library (the one such prefix it has)."""
+    prefixes = {"_".join(s.split("_")[:3]) + "_" for s in syms if s.startswith("hlf_")}
+    assert len(prefixes) == 1, prefixes
+    return prefixes.pop()
+
+
 def test_libraries_export_only_prefixed_symbols(built):
+    """A model's own symbols carry its name; the runtime's carry the runtime's id and variant
+    (hlfgen/namespace.py): the same for models of one configuration, so they share one copy."""
+    runtime = {}
     for b in built:
         syms = _exported(b.lib)
         assert f"{b.name}_run" in syms
-        assert [s for s in syms if not s.startswith(b.name + "_")] == [], b.name
-    kernels = {b.name: sorted(s for s in _exported(b.lib) if "_f32_gemv_acc" in s) for b in built}
+        own = [s for s in syms if s.startswith(b.name + "_")]
+        assert own and not [s for s in own if s.startswith("hlf_")]
+        prefix = _runtime_prefix(syms)
+        assert len(prefix) == len("hlf_") + 8 + 1 + len(prefix.split("_")[2]) + 1
+        assert sorted(set(syms) - set(own)) == sorted(s for s in syms if s.startswith(prefix)), b.name
+        runtime[b.name] = sorted(s for s in syms if s.startswith(prefix))
+    # lstm_a and gru_b: one configuration (host, 16-row panels, the same kernel set): one runtime.
+    assert runtime["lstm_a"] == runtime["gru_b"]
+    assert _runtime_prefix(runtime["pw8"]) != _runtime_prefix(runtime["lstm_a"])  # 8-row panels
+    kernels = {b.name: sorted(s.split("_", 3)[3] for s in runtime[b.name] if "_f32_gemv_acc" in s) for b in built}
     # x86-64: one variant per instruction set and the dispatcher's entry point (runtime/hlf_dispatch.h)
     isas = ["avx2", "avx512f", "dispatch", "sse2"] if os.uname().machine == "x86_64" else ["scalar"]
     assert kernels == {
-        "lstm_a": [f"lstm_a_f32_gemv_acc_16x1__{i}" for i in isas],
-        "gru_b": [f"gru_b_f32_gemv_acc_16x1__{i}" for i in isas],
-        "pw8": [f"pw8_f32_gemv_acc_8x1__{i}" for i in isas],
+        "lstm_a": [f"f32_gemv_acc_16x1__{i}" for i in isas],
+        "gru_b": [f"f32_gemv_acc_16x1__{i}" for i in isas],
+        "pw8": [f"f32_gemv_acc_8x1__{i}" for i in isas],
     }
 
 
@@ -290,8 +308,9 @@ def test_output_is_byte_identical_wherever_it_is_built(tmp_path, weights, monkey
 
 def test_namespace_scan_rules(tmp_path):
     """hlfgen/namespace.py on a small runtime: kernels (also HLF_KERNEL(...)-defined) get
-    panel width and ISA, helpers the prefix, macros and comments nothing."""
-    from hlfgen.namespace import runtime_names
+    panel width and ISA, helpers the runtime's prefix, macros and comments nothing; the
+    runtime's id follows its sources and panel width."""
+    from hlfgen.namespace import runtime_id, runtime_names
 
     (tmp_path / "kernels").mkdir()
     (tmp_path / "hlf_x.h").write_text(
@@ -302,12 +321,42 @@ def test_namespace_scan_rules(tmp_path):
     (tmp_path / "kernels" / "f32-foo-scalar.c").write_text("void HLF_KERNEL(hlf_f32_foo)(int n) { (void)HLF_NR; }\n")
     (tmp_path / "kernels" / "f32-foo-neon.c").write_text("static void hlf_local(void) {}\nvoid hlf_f32_foo(int n) {}\n")
     (tmp_path / "kernels" / "f32-bar-neon.c").write_text("void hlf_f32_bar(int n) {}\n")
-    assert runtime_names(tmp_path, "m_", 8) == {
-        "hlf_f32_bar": "m_f32_bar__neon",
-        "hlf_f32_foo": "HLF_NS_ISA(m_f32_foo_8x1__)",
-        "hlf_helper": "m_helper",
-        "hlf_local": "m_local",
+    assert runtime_names(tmp_path, 8) == {
+        "hlf_f32_bar": "HLF_RT_NAME(f32_bar__neon)",
+        "hlf_f32_foo": "HLF_NS_ISA(HLF_RT_NAME(f32_foo_8x1__))",
+        "hlf_helper": "HLF_RT_NAME(helper)",
+        "hlf_local": "HLF_RT_NAME(local)",
     }
+    one = runtime_id(tmp_path, 8)
+    assert len(one) == 8 and int(one, 16) >= 0
+    assert runtime_id(tmp_path, 8) == one and runtime_id(tmp_path, 16) != one
+    (tmp_path / "hlf_namespace.h").write_text("/* not part of the id */")
+    assert runtime_id(tmp_path, 8) == one
+    (tmp_path / "kernels" / "f32-bar-neon.c").write_text("void hlf_f32_bar(int n) { (void)n; }\n")
+    assert runtime_id(tmp_path, 8) != one
+
+
+def test_namespace_header_compiles_to_the_names_it_says(tmp_path):
+    """The macros of a generated hlf_namespace.h, run through the C preprocessor: a helper,
+    a one-ISA and a multi-ISA kernel, and a runtime name that is also a macro of a system
+    header (errno) is pasted, not expanded."""
+    from hlfgen.namespace import render_header
+
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "hlf_x.h").write_text("void hlf_helper(void);\nint hlf_errno(void);\n")
+    (tmp_path / "kernels" / "f32-foo-scalar.c").write_text("void hlf_f32_foo(int n) { (void)HLF_NR; }\n")
+    (tmp_path / "kernels" / "f32-foo-neon.c").write_text("void hlf_f32_foo(int n) {}\n")
+    text, rid, _ = render_header(tmp_path, 8, "neon")
+    src = tmp_path / "use.c"
+    src.write_text('#include "hlf_namespace.h"\n#include <errno.h>\nhlf_helper hlf_errno hlf_f32_foo\n')
+    (tmp_path / "hlf_namespace.h").write_text(text)
+    out = subprocess.run(
+        ["cc", "-E", "-P", "-DHLF_KERNEL_ISA=scalar", "-DHLF_RT_VARIANT=dispatch", "-I", str(tmp_path), str(src)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-3:]
+    assert out == [f"hlf_{rid}_dispatch_helper", f"hlf_{rid}_dispatch_errno", f"hlf_{rid}_dispatch_f32_foo_8x1__scalar"]
 
 
 # --------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def build_dispatch_driver(driver: Path, nr: int, out_dir: Path, exe: Path) -> Pa
     rt = out_dir / f"{exe.name}-runtime"
     shutil.rmtree(rt, ignore_errors=True)
     shutil.copytree(RUNTIME, rt)
-    (rt / namespace.HEADER).write_text(namespace.render_header(rt, "t", nr, "scalar")[0])
+    (rt / namespace.HEADER).write_text(namespace.render_header(rt, nr, "scalar")[0])
     common = ["gcc", "-O2"] + WARN + [f"-DHLF_NR={nr}", "-ffp-contract=fast", "-fno-trapping-math", "-I", rt]
     objs = []
     for isa, flags in ISA_FLAGS.items():
