@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.add_argument(
         "--quantize",
-        choices=QUANTIZE_MODES,
+        choices=QUANTIZE_CHOICES,
         help="also list every packed weight matrix as built with this --quantize: dtype and bytes",
     )
     i.add_argument("--target", default="host", choices=TARGETS, help="target of that listing")
