@@ -162,15 +162,16 @@ def assert_all_int8(gen, qs):
     mats = gen.program.matrices
     assert mats and all(m["dtype"] == "int8" and m["qdq"] == "int8" for m in mats), mats
     assert all(m["bytes"] == int8_bytes(*m["shape"], nr) for m in mats)
-    known = set()
+    known = set()  # (int8 row, scale) of every row and column of the file's tensors along which the scale is one
     for q in qs.values():
-        s = q.scale if q.axis is not None else np.full(1, q.scale)
-        for mat, axis in ((q.q.reshape(-1, q.q.shape[-1]), q.q.ndim - 2), (q.q.reshape(q.q.shape[-2], -1).T, -1)):
-            for i, row in enumerate(mat):
-                if q.axis is None:
-                    known.add((row.astype(np.int8).tobytes(), float(s[0])))
-                elif q.axis % q.q.ndim == axis % q.q.ndim:
-                    known.add((row.astype(np.int8).tobytes(), float(s[i])))
+        nd, tensors = q.q.ndim, q.q.reshape((-1,) + q.q.shape[-2:])
+        ax = None if q.axis is None else q.axis % nd
+        s = lambda i: float(q.scale if ax is None else q.scale[i])  # noqa: E731
+        for mat in tensors:
+            if ax in (None, nd - 2):
+                known |= {(row.astype(np.int8).tobytes(), s(i)) for i, row in enumerate(mat)}
+            if ax in (None, nd - 1):
+                known |= {(col.astype(np.int8).tobytes(), s(j)) for j, col in enumerate(mat.T)}
     for sym, (q8, scales) in stored(gen).items():
         for row, s in zip(q8, scales):
             assert (row.tobytes(), float(s)) in known, sym
@@ -216,6 +217,24 @@ def test_hlf_lstm_stays_factored_and_matches_onnxruntime(tmp_path):
     rep = check(tmp_path / "h.onnx", seq_len=8, work_dir=tmp_path / "w")
     assert rep.ok, rep.format()
     assert max(r.max_abs for r in rep.rows) > 1e-5
+
+
+def test_bidirectional_gru_per_axis_uint8(tmp_path):
+    """GRU (linear_before_reset=0: R's rows split in two products), both directions, per gate row uint8."""
+    rng = np.random.default_rng(7)
+    n_in, hid = 13, 21
+    qs = {"W": Q(rng, (2, 3 * hid, n_in), 1, "uint8"), "R": Q(rng, (2, 3 * hid, hid), 1, "uint8")}
+    inits = [numpy_helper.from_array((rng.standard_normal((2, 6 * hid)) * 0.1).astype(np.float32), "B")]
+    nodes = [qs["W"].node("W", inits), qs["R"].node("R", inits)]
+    nodes.append(
+        helper.make_node("GRU", ["X", "W", "R", "B"], ["Y", "Y_h"], hidden_size=hid, direction="bidirectional")
+    )
+    _save(tmp_path / "g.onnx", nodes, inits, n_in, ["Y", "Y_h"], 13)
+    gen = generate(tmp_path / "g.onnx", tmp_path / "out", max_seq_len=4)
+    assert_all_int8(gen, qs)
+    assert len(gen.program.matrices) == 6  # per direction: W, R's z and r rows, R's h rows (times r ⊙ h)
+    rep = check(tmp_path / "g.onnx", seq_len=7, work_dir=tmp_path / "w")
+    assert rep.ok, rep.format()
 
 
 def _ref_lstm(qw, sw, qr, sr, B, x):
