@@ -164,7 +164,8 @@ def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: t
     given: (int8 rows, row scales) the model itself quantized (hlfgen/qlower.py): stored as they are, int8,
     with ``<sym>_c``, each row's scale times the sum of its weights (the zero point's term).
     A matrix whose rows are all DequantizeLinear outputs (prog.qdq, hlfgen/qdq.py) is stored int8 with
-    the file's integers and scales, whatever its width; one that cannot be gets a note.
+    the file's integers and scales when that is smaller than fp32 (quant.int8_beats_fp32); one that
+    cannot be (hlfgen/qdq.py's reasons) gets a note.
     Returns the weight dtype.
     """
     mode = "given" if given is not None else prog.quantize
@@ -172,7 +173,7 @@ def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: t
     if isinstance(found, str):
         then = "re-quantized per row" if prog.quantize == "int8" else f"stored {quant.KERNEL[prog.quantize]}"
         prog.notes.append(f"{sym} ({comment}): {then}, not the file's int8: {found}")
-    elif found is not None:
+    elif found is not None and quant.int8_beats_fp32(data.shape[1]):
         mode, given = "file", found
         comment += " [the file's DequantizeLinear integers and scales]"
     if mode == "int8" and not quant.int8_pays(data.shape[1]):

@@ -92,6 +92,14 @@ def int8_pays(n: int) -> bool:
     return qs8_padded(n) + 4 < 2 * n
 
 
+def int8_beats_fp32(n: int) -> bool:
+    """Whether an int8 row of n columns (cells and scale) is smaller than fp32's 4n bytes: from n = 6 on.
+
+    A DequantizeLinear matrix narrower than that (an HLF B of rank k <= 5) keeps its exact dequantized
+    values on the fp32 kernels (or --quantize's form) instead of the file's int8."""
+    return qs8_padded(n) + 4 < 4 * n
+
+
 def pack_qs8(q: np.ndarray, nr: int) -> np.ndarray:
     """int8 m x n -> panels of nr rows, 16-column cells row by row (1-D int8).
 

@@ -110,8 +110,8 @@ def hlf_lstm(path, n_in=23, hid=29, k=6, dtype="int8", opset=13, seed=1):
         "A": Q(rng, (2 * hid, hid), 0, dtype),
         "Br": Q(rng, (2 * hid, k), None, dtype),
         "Cr": Q(rng, (k, hid), 0, dtype),
-        "Ph": Q(rng, (hid, 3), None, dtype),  # head W = Ph·Pc [hid, 17]: the kernels' B is Pc^T, C is Ph^T
-        "Pc": Q(rng, (3, 17), 1, dtype),  # per output channel (columns)
+        "Ph": Q(rng, (hid, k), None, dtype),  # head W = Ph·Pc [hid, 17]: the kernels' B is Pc^T, C is Ph^T
+        "Pc": Q(rng, (k, 17), 1, dtype),  # per output channel (columns)
     }
     inits = [numpy_helper.from_array(np.array([0], np.int64), "ax0")]
     nodes = [q.node(n, inits) for n, q in qs.items()]
@@ -208,8 +208,8 @@ def test_hlf_lstm_stays_factored_and_matches_onnxruntime(tmp_path):
     gen = generate(tmp_path / "h.onnx", tmp_path / "out", max_seq_len=4, weights="c")
     assert_all_int8(gen, qs)
     shapes = sorted(tuple(m["shape"]) for m in gen.program.matrices)
-    # W: C (6x23) and B (116x6); R: A' (58x29), C (6x29), B (58x6); head: C = Ph^T (3x29), B = Pc^T (17x3)
-    assert shapes == sorted([(6, 23), (116, 6), (58, 29), (6, 29), (58, 6), (3, 29), (17, 3)])
+    # W: C (6x23) and B (116x6); R: A' (58x29), C (6x29), B (58x6); head: C = Ph^T (6x29), B = Pc^T (17x6)
+    assert shapes == sorted([(6, 23), (116, 6), (58, 29), (6, 29), (58, 6), (6, 29), (17, 6)])
     code = (gen.out_dir / f"{gen.name}.c").read_text()
     assert "Algorithm 1 line 2" in code and "Algorithm 1 line 3" in code
     assert "hlf_qs8_gemm_acc(" in code and "hlf_qs8_gemv_acc(" in code
@@ -217,6 +217,22 @@ def test_hlf_lstm_stays_factored_and_matches_onnxruntime(tmp_path):
     rep = check(tmp_path / "h.onnx", seq_len=8, work_dir=tmp_path / "w")
     assert rep.ok, rep.format()
     assert max(r.max_abs for r in rep.rows) > 1e-5
+
+
+def test_rank_below_6_b_stays_fp32(tmp_path):
+    """A B of rank k <= 5: 16 int8 columns and a scale per row exceed fp32's 4k bytes; it keeps the
+    file's dequantized values (exact) on the fp32 kernels, everything else stays the file's int8."""
+    qs = hlf_lstm(tmp_path / "h.onnx", k=3)
+    gen = generate(tmp_path / "h.onnx", tmp_path / "out", max_seq_len=4)
+    mats = gen.program.matrices
+    assert {m["dtype"] for m in mats if m["shape"][1] == 3} == {"float32"}
+    assert all(m["dtype"] == "int8" and m["qdq"] == "int8" for m in mats if m["shape"][1] != 3)
+    w = {a.symbol: a.data for a in gen.program.weights}
+    bw = next(m for m in mats if m["shape"] == [116, 3])
+    nr = gen.program.nr  # fp32 panels: nr rows column by column (hlfgen/pack.py); the first panel's first column
+    np.testing.assert_array_equal(w[bw["symbol"]][:nr], qs["Bw"].value()[:nr, 0])
+    rep = check(tmp_path / "h.onnx", seq_len=6, work_dir=tmp_path / "w")
+    assert rep.ok, rep.format()
 
 
 def test_bidirectional_gru_per_axis_uint8(tmp_path):
