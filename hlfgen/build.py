@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import quant
 from .config import TARGETS, WEIGHT_FORMATS, is_aarch64, panel_rows
 from .emit import render
 from . import validate
@@ -63,7 +62,8 @@ def generate(
     the sparse kernels of runtime/hlf_sparse.h (hlfgen/sparse.py).
     weights: auto|c|bin, C arrays or a linked binary blob (hlfgen/emit.py).
     quantize: auto|none|fp16|int8, how the weight matrices are stored (hlfgen/quant.py; auto: fp16
-    for a model whose weights are float16, else none).
+    for a model whose weights are float16, else none; auto and int8 keep DequantizeLinear weights as
+    the file's int8, hlfgen/qdq.py).
     """
     if weights not in WEIGHT_FORMATS:
         raise HlfgenError(f"unknown weights format '{weights}' (choose from {', '.join(WEIGHT_FORMATS)})")
@@ -73,7 +73,6 @@ def generate(
         raise HlfgenError(f"--name '{name}' is not a usable C identifier")
     out_dir = _usable_out_dir(out_dir)
     model = read_model(model_path, batch=batch, max_seq_len=max_seq_len, dims=dims, max_dims=max_dims, name=name)
-    quantize = quant.resolve(quantize, model.fp16_weights)
     prog = lower(model, panel_rows(target), sparse=sparse, target=target, quantize=quantize)
     validate.check_program(prog)  # absurd sizes: refuse with the figure before writing anything
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,10 @@ the original file) with an absolute tolerance widened by the quantization's
 effect: onnxruntime runs the model with every weight matrix perturbed by
 random noise of the quantization's size (quant.weight_noise), and
 quant.TOL_FACTOR times the largest output change this makes is added to ATOL
-(docs/quantization.md derives it).
+(docs/quantization.md derives it).  A QDQ file's weights kept as the file's
+int8 (hlfgen/qdq.py) are exact: their noise is that of the kernels' input
+quantization only (quant.ACTIVATIONS), and onnxruntime runs the file with its
+basic graph optimizations (keeps_dequantize).
 """
 
 from __future__ import annotations
@@ -148,12 +151,21 @@ def layout0_twin(proto: onnx.ModelProto) -> onnx.ModelProto | None:
     return twin
 
 
-def _onnxruntime(model: onnx.ModelProto | str, names, inputs) -> list:
+def keeps_dequantize(proto: onnx.ModelProto) -> bool:
+    """A QDQ file: onnxruntime's extended graph optimizations would replace DequantizeLinear -> MatMul by
+    its own MatMulNBits, which quantizes the activations (not the file's math: fp32 products of the
+    dequantized weights); the oracle runs such a file with the basic (exact) optimizations only."""
+    return any(n.op_type == "DequantizeLinear" for n in proto.graph.node)
+
+
+def _onnxruntime(model: onnx.ModelProto | str, names, inputs, basic: bool = False) -> list:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
+    if basic:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     src = model if isinstance(model, str) else model.SerializeToString()
     return ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"]).run(names, inputs)
 
@@ -163,10 +175,12 @@ def oracle_outputs(model_path: str | os.PathLike, inputs: dict[str, np.ndarray])
     proto = load_onnx(model_path)
     names = [o.name for o in proto.graph.output]
     twin = layout0_twin(proto)
+    basic = keeps_dequantize(proto)
+    how = " (basic graph optimizations: DequantizeLinear kept)" if basic else ""
     try:
         if twin is not None:
-            return dict(zip(names, _onnxruntime(twin, names, inputs))), "onnxruntime (layout-0 twin)"
-        return dict(zip(names, _onnxruntime(str(model_path), names, inputs))), "onnxruntime"
+            return dict(zip(names, _onnxruntime(twin, names, inputs, basic))), "onnxruntime (layout-0 twin)" + how
+        return dict(zip(names, _onnxruntime(str(model_path), names, inputs, basic))), "onnxruntime" + how
     except Exception as ort_error:  # a model onnxruntime refuses
         from onnx.reference import ReferenceEvaluator
 
@@ -186,11 +200,18 @@ def _first_line(e: Exception) -> str:
 
 
 def quantization_tolerance(
-    model_path, inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray], mode: str, seed: int = 0
+    model_path,
+    inputs: dict[str, np.ndarray],
+    expected: dict[str, np.ndarray],
+    mode: str,
+    seed: int = 0,
+    qdq_mode: str = "none",
 ) -> dict[str, float]:
     """Per output: TOL_FACTOR x the largest change onnxruntime sees when every weight matrix
     (float initializers with two or more axes longer than 1: biases and peepholes stay exact) is
-    perturbed by quant.weight_noise, over TOL_REALIZATIONS random perturbations."""
+    perturbed by quant.weight_noise, over TOL_REALIZATIONS random perturbations.  The outputs of
+    DequantizeLinear on such integer initializers (QDQ weights) are perturbed with qdq_mode's noise:
+    quant.ACTIVATIONS when the build keeps them as the file's int8."""
     proto = load_onnx(model_path)
     names = list(expected)
     rng = np.random.default_rng(seed + 7919)
@@ -203,11 +224,49 @@ def quantization_tolerance(
                 continue
             a = numpy_helper.to_array(init)
             init.CopyFrom(numpy_helper.from_array((a + quant.weight_noise(a, mode, rng)).astype(np.float32), init.name))
+        if qdq_mode != "none":
+            _perturb_qdq(twin, qdq_mode, rng)
         twin = layout0_twin(twin) or twin
-        for name, got in zip(names, _onnxruntime(twin, names, inputs)):
+        for name, got in zip(names, _onnxruntime(twin, names, inputs, keeps_dequantize(proto))):
             diff = np.abs(np.asarray(got, np.float64) - np.asarray(expected[name], np.float64))
             worst[name] = max(worst[name], float(diff.max()) if diff.size else 0.0)
     return {n: quant.TOL_FACTOR * w for n, w in worst.items()}
+
+
+def _perturb_qdq(twin: onnx.ModelProto, mode: str, rng: np.random.Generator) -> None:
+    """Add quant.weight_noise(mode) of the dequantized values after every DequantizeLinear of an integer
+    weight initializer (two or more axes longer than 1) of the main graph."""
+    from .fold import dequantize_linear
+
+    inits = {t.name: t for t in twin.graph.initializer}
+    nodes = []
+    for i, node in enumerate(twin.graph.node):
+        nodes.append(node)
+        ins = [inits.get(n) if n else None for n in node.input]
+        if node.op_type != "DequantizeLinear" or any(n and t is None for n, t in zip(node.input, ins)):
+            continue
+        vals = [numpy_helper.to_array(t) if t is not None else None for t in ins]
+        if vals[0].dtype.kind not in "iu" or sum(d > 1 for d in vals[0].shape) < 2:
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        y = dequantize_linear(vals, {"axis": axis})
+        if y is None:
+            continue
+        noise = f"{node.output[0]}__qnoise{i}"
+        twin.graph.initializer.append(numpy_helper.from_array(quant.weight_noise(y, mode, rng), noise))
+        out = node.output[0]
+        node.output[0] = f"{out}__deq{i}"
+        nodes.append(helper.make_node("Add", [node.output[0], noise], [out]))
+    del twin.graph.node[:]
+    twin.graph.node.extend(nodes)
+
+
+def qdq_tolerance_mode(prog, mode: str) -> str:
+    """The noise of the tolerance model for a build's DequantizeLinear weights (quant.weight_noise)."""
+    kept = {m["qdq"] for m in prog.matrices}
+    if mode == "fp16" or (mode == "int8" and "refused" in kept):
+        return mode  # rounded to fp16, or re-quantized
+    return quant.ACTIVATIONS if "int8" in kept else "none"
 
 
 def compare(outputs, expected, atol=ATOL, rtol=RTOL, extra: dict[str, float] | None = None) -> list[OutputCheck]:
@@ -284,9 +343,14 @@ def check(
         for t, key in zip(gen.model.outputs, output_stems([t.name for t in gen.model.outputs])):
             if key in outputs:
                 by_name[t.name] = outputs[key]
-        # an explicit fp16/int8 build against the fp32 model; auto's fp16 (float16 weights) is the file's own math
+        # an explicit fp16/int8 build against the fp32 model; auto's fp16 (float16 weights) is the file's own math;
+        # QDQ weights kept as the file's int8: only the quantization of the kernels' inputs
+        mode = quantize if quantize in ("fp16", "int8") else "none"
+        qdq_mode = qdq_tolerance_mode(gen.program, mode)
         extra = (
-            quantization_tolerance(model_path, feeds, expected, quantize, seed) if quantize in ("fp16", "int8") else {}
+            quantization_tolerance(model_path, feeds, expected, mode, seed, qdq_mode)
+            if mode != "none" or qdq_mode != "none"
+            else {}
         )
         if any(layer.qweights is not None for layer in gen.model.layers):  # onnxruntime's DynamicQuantizeLSTM
             extra = {n: extra.get(n, 0.0) + quant.ORT_DYNAMIC_ATOL for n in expected}

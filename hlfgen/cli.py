@@ -65,6 +65,14 @@ def cmd_build(args) -> int:
     print(f"  weights {p.weight_bytes} bytes ({where}), one instance {ctx_bytes(p)} bytes ({m.name.upper()}_CTX_BYTES)")
     if args.quantize == "auto" and p.quantize == "fp16":
         print("  weights stored fp16: the model's weight initializers are float16 (--quantize none for fp32)")
+    qdq = [mat for mat in p.matrices if mat["qdq"] == "int8"]
+    if qdq:
+        print(
+            f"  {len(qdq)} matrices stored int8 as the file's DequantizeLinear weights "
+            f"({sum(mat['bytes'] for mat in qdq)} bytes with row scales; --quantize none for fp32)"
+        )
+    for note in p.notes:
+        print(f"  {note}")
     for ch in p.sparse_choices:
         print(
             f"  {ch['rows']} ({ch['shape'][0]}x{ch['shape'][1]}, {100 * ch['zero_fraction']:.0f}% zeros): {ch['kernel']}"

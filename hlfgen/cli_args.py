@@ -13,9 +13,9 @@ SPARSE_HELP = (
     "default), off (all dense), csr or block (force that format)"
 )
 QUANTIZE_HELP = (
-    "weight matrices: auto (default: fp16 if the model's weights are float16, else fp32), none (fp32), fp16 "
-    "(stored as fp16, fp32 arithmetic) or int8 (symmetric per-row scales, inputs quantized per step, int32 "
-    "accumulation); see docs/quantization.md"
+    "weight matrices: auto (default: fp16 if the model's weights are float16, else fp32; DequantizeLinear "
+    "int8/uint8 weights as the file's int8), none (fp32), fp16 (stored as fp16, fp32 arithmetic) or int8 "
+    "(symmetric per-row scales, inputs quantized per step, int32 accumulation); see docs/quantization.md"
 )
 WEIGHTS_HELP = (
     "how the weights are emitted: c (static const arrays in <name>_weights.h), bin (a binary blob "
@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.add_argument(
         "--quantize",
-        choices=QUANTIZE_MODES,
+        choices=QUANTIZE_CHOICES,
         help="also list every packed weight matrix as built with this --quantize: dtype and bytes",
     )
     i.add_argument("--target", default="host", choices=TARGETS, help="target of that listing")

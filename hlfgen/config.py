@@ -36,7 +36,8 @@ SPARSE_MODES = ("auto", "off", "csr", "block")  # --sparse (hlfgen/sparse.py)
 WEIGHT_FORMATS = ("auto", "c", "bin")  # --weights (hlfgen/emit.py)
 COMPILERS = ("gcc", "clang")
 QUANTIZE_MODES = ("none", "fp16", "int8")  # how weight matrices are stored (hlfgen/quant.py)
-QUANTIZE_CHOICES = ("auto", *QUANTIZE_MODES)  # --quantize: auto = fp16 for a model whose weights are float16, else none
+# --quantize: auto = fp16 for a model whose weights are float16, else none; QDQ weights int8 (hlfgen/qdq.py)
+QUANTIZE_CHOICES = ("auto", *QUANTIZE_MODES)
 
 # ------------------------------------------------------------------ memory layout
 ALIGN_BYTES = 64  # arena regions, scratch, weight arrays and blob entries start on a cache line

@@ -27,6 +27,7 @@ from onnx import helper, numpy_helper
 from . import dims as D
 from . import weights as W
 from .errors import HlfgenError
+from .qdq import Table as QdqTable
 
 
 @dataclass
@@ -248,8 +249,10 @@ def fold_symbolic(node, vals, a: dict, opset: int, evaluate_plain):
     raise ValueError(f"{op} of a value that depends on symbolic dimensions")
 
 
-def fold_node(node, vals, a: dict, opset: int, label: str, opset_import) -> list:
-    """The output values of a constant node (a list, one per output)."""
+def fold_node(node, vals, a: dict, opset: int, label: str, opset_import, qdq: QdqTable | None = None) -> list:
+    """The output values of a constant node (a list, one per output).
+
+    qdq: where a DequantizeLinear of integers records its integers and scales (hlfgen/qdq.py)."""
     op = node.op_type
 
     def plain(n, values):
@@ -303,26 +306,33 @@ def fold_node(node, vals, a: dict, opset: int, label: str, opset_import) -> list
     except (ValueError, IndexError, KeyError, TypeError):
         result = None
     if result is None and op == "DequantizeLinear" and not a.get("block_size"):
-        result = _dequantize_linear([W.materialize(v) if v is not None else None for v in vals], a)
+        result = dequantize_linear([W.materialize(v) if v is not None else None for v in vals], a, label, qdq)
     if result is None:
         result = plain(node, [W.materialize(v) if v is not None else None for v in vals])
     return result if isinstance(result, list) else [result]
 
 
-def _dequantize_linear(vals, a: dict) -> np.ndarray | None:
+def dequantize_linear(vals, a: dict, label: str = "", qdq: QdqTable | None = None) -> np.ndarray | None:
     """ONNX DequantizeLinear: y = (x - zero_point) * scale, the scale (and zero point) per tensor or
     along `axis` (default 1); every opset's per-tensor and per-axis forms (onnx.reference has only
-    the newest versions).  Blocked quantization (block_size) is left to onnx.reference."""
+    the newest versions).  Blocked quantization (block_size) is left to onnx.reference.  The
+    integers x - zero_point and the scales go to qdq (the int8 kernels' QDQ weights)."""
     x = np.asarray(vals[0])
     if x.dtype.kind not in "iu":  # float8 and the like: onnx.reference
         return None
     scale = np.asarray(vals[1], np.float32)
     zp = np.asarray(vals[2]) if len(vals) > 2 and vals[2] is not None else np.zeros((), x.dtype)
+    axis = None
     if scale.ndim == 1 and x.ndim:
+        axis = int(a.get("axis", 1)) % x.ndim
         shape = [1] * x.ndim
-        shape[int(a.get("axis", 1)) % x.ndim] = scale.size
+        shape[axis] = scale.size
         scale, zp = scale.reshape(shape), zp.reshape(shape) if zp.ndim == 1 else zp
-    return ((x.astype(np.int32) - zp.astype(np.int32)).astype(np.float32) * scale).astype(np.float32)
+    q = x.astype(np.int32) - zp.astype(np.int32)
+    y = (q.astype(np.float32) * scale).astype(np.float32)
+    if qdq is not None:
+        qdq.register(q, scale.reshape(-1), axis, y, label)
+    return y
 
 
 def _sym_slice(vals, a, opset):

@@ -14,12 +14,15 @@ expression over the run-time symbols of ``Model.dims``, e.g. ``T``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 # Gate order per ONNX operator (how many gates each has), default activations.
 from .config import DEFAULT_ACTIVATIONS, GATES  # noqa: F401
+
+if TYPE_CHECKING:
+    from .qdq import Table as QdqTable
 
 Shape = tuple  # of int | dims.Dim
 
@@ -204,6 +207,7 @@ class Model:
     fixed: dict[str, int] = field(default_factory=dict)  # symbols of the graph fixed at build time
     seq_symbol: str | None = None  # the run-time symbol that is the recurrent layers' T (streaming axis)
     notes: list[str] = field(default_factory=list)  # what the build chose (printed by `hlfgen build`)
+    qdq: QdqTable | None = None  # DequantizeLinear weights: their integers and scales (hlfgen/qdq.py)
 
     @property
     def max_dims(self) -> dict[str, int]:

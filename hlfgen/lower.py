@@ -165,7 +165,7 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
     (Algorithm 1, _lower_factored).  attrs['scratch_floats'] is the node's own
     scratch (g_scratch, shared: nodes and layers run one at a time).
     """
-    syms = {}
+    syms, dtypes = {}, {}
     for key, arr in node.weights.items():
         syms[key] = f"n{index}_{key}"
         prog.weights.append(WeightArray(syms[key], np.asarray(arr, np.float32).reshape(-1), f"{node.node}: {key}"))
@@ -184,17 +184,12 @@ def _lower_node(prog: Program, index: int, node: Node) -> None:
                 )
             )
             continue
-        add_matrix(prog, syms[key], mat, f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)")
+        dtypes[key] = add_matrix(prog, syms[key], mat, f"{node.node}: {key} ({mat.shape[0]}x{mat.shape[1]}, packed)")
     node.attrs["sym"] = syms
     prog.node_scratch_floats = max(prog.node_scratch_floats, int(node.attrs.get("scratch_floats", 0)))
-    node.attrs["kernel"] = quant.KERNEL[prog.quantize]
-    if (
-        node.packed
-        and prog.quantize == "int8"
-        and "k" in node.attrs
-        and "rows" in node.attrs
-        and "plan" not in node.attrs
-    ):
+    kernel = {"float32": "f32", "float16": "f16", "int8": "qs8"}[dtypes.get("w", "float32")]
+    node.attrs["kernel"] = kernel
+    if kernel == "qs8" and "k" in node.attrs and "rows" in node.attrs and "plan" not in node.attrs:
         # The int8 input rows live in the layer scratch (free between layers): bytes, then the scales.
         rows, ldq = max_elems([node.attrs["rows"]], prog.model.max_dims), quant.qs8_padded(node.attrs["k"])
         qfloats = _align(-(-rows * ldq // 4))
@@ -209,11 +204,13 @@ def lower(
 
     sparse: hlfgen.sparse.MODES, which mostly-zero dense segments use the sparse
     kernels; target picks the cost model ("host" or an AArch64 target).
-    quantize: hlfgen.quant.MODES, how the streamed weight matrices are stored (fp32, fp16, int8).
+    quantize: auto or hlfgen.quant.MODES, how the streamed weight matrices are stored (fp32, fp16,
+    int8; quant.resolve); auto and int8 keep DequantizeLinear weights as the file's int8 (quant.keeps_qdq).
     """
     if sparse not in _SPARSE_MODES:
         raise HlfgenError(f"unknown --sparse mode '{sparse}' (choose from {', '.join(_SPARSE_MODES)})")
-    prog = Program(model, nr=nr, target=target, sparse=sparse, quantize=quant.check_mode(quantize))
+    prog = Program(model, nr=nr, target=target, sparse=sparse, quantize=quant.resolve(quantize, model.fp16_weights))
+    prog.qdq = model.qdq if quant.keeps_qdq(quantize) else None
     seq = model.seq_symbol
     if seq is None or not model.seq_only or any(la.seq != D.sym(seq) for la in model.layers):
         prog.can_stream = False  # NAME_step() steps through the one run-time dimension T

@@ -16,6 +16,7 @@ from . import dims as D
 from . import pack, quant
 from .config import ALIGN_FLOATS
 from .ir import Model, RecurrentLayer
+from .qdq import Table as QdqTable
 
 
 @dataclass
@@ -132,6 +133,8 @@ class Program:
     quantize: str = "none"  # quant.MODES: how the streamed weight matrices are stored
     matrices: list[dict] = field(default_factory=list)  # per packed matrix: symbol, shape, dtype, bytes (inspect)
     node_scratch_floats: int = 0  # int8: scratch the linear nodes' quantized inputs need
+    qdq: QdqTable | None = None  # DequantizeLinear weights kept as the file's int8 (quant.keeps_qdq)
+    notes: list[str] = field(default_factory=list)  # what the lowering chose (printed by `hlfgen build`)
 
     @property
     def uses_sparse(self) -> bool:
@@ -160,15 +163,25 @@ def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: t
     the 16-column cells and row scales would exceed fp16's bytes, e.g. a rank-1 B) is stored fp16.
     given: (int8 rows, row scales) the model itself quantized (hlfgen/qlower.py): stored as they are, int8,
     with ``<sym>_c``, each row's scale times the sum of its weights (the zero point's term).
+    A matrix whose rows are all DequantizeLinear outputs (prog.qdq, hlfgen/qdq.py) is stored int8 with
+    the file's integers and scales when that is smaller than fp32 (quant.int8_beats_fp32); one that
+    cannot be (hlfgen/qdq.py's reasons) gets a note.
     Returns the weight dtype.
     """
     mode = "given" if given is not None else prog.quantize
+    found = prog.qdq.lookup(data) if given is None and prog.qdq is not None else None
+    if isinstance(found, str):
+        then = "re-quantized per row" if prog.quantize == "int8" else f"stored {quant.KERNEL[prog.quantize]}"
+        prog.notes.append(f"{sym} ({comment}): {then}, not the file's int8: {found}")
+    elif found is not None and quant.int8_beats_fp32(data.shape[1]):
+        mode, given = "file", found
+        comment += " [the file's DequantizeLinear integers and scales]"
     if mode == "int8" and not quant.int8_pays(data.shape[1]):
         mode = "fp16"
     if mode == "fp16":
         arrays = [WeightArray(sym, quant.pack_f16(data, prog.nr), comment + " [fp16]", "float16")]
-    elif mode == "int8":
-        q, scale = quant.quantize_rows(data)
+    elif mode in ("int8", "file"):
+        q, scale = given if given is not None else quant.quantize_rows(data)
         arrays = [
             WeightArray(sym, quant.pack_qs8(q, prog.nr), comment + " [int8, 16-column cells]", "int8"),
             WeightArray(f"{sym}_s", quant.pad_scales(scale, prog.nr), f"row scales of {sym}"),
@@ -193,6 +206,8 @@ def add_matrix(prog: Program, sym: str, data: np.ndarray, comment: str, given: t
             "comment": comment,
             "dtype": arrays[0].dtype,
             "bytes": int(sum(a.data.nbytes for a in arrays)),
+            # DequantizeLinear rows: "int8" stored as the file's, "refused" not representable (a note), else ""
+            "qdq": "int8" if mode == "file" else ("refused" if isinstance(found, str) else ""),
         }
     )
     return arrays[0].dtype

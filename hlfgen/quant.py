@@ -41,6 +41,12 @@ def resolve(mode: str, fp16_weights: bool) -> str:
     return check_mode(mode)
 
 
+def keeps_qdq(mode: str) -> bool:
+    """Whether a build (--quantize as given) stores DequantizeLinear weights as the file's int8 (hlfgen/qdq.py):
+    auto and int8; none computes with their fp32 values (onnxruntime's math), fp16 rounds those to fp16."""
+    return mode in ("auto", "int8")
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise HlfgenError(f"unknown --quantize mode '{mode}' (choose from {', '.join(MODES)})")
@@ -86,6 +92,14 @@ def int8_pays(n: int) -> bool:
     return qs8_padded(n) + 4 < 2 * n
 
 
+def int8_beats_fp32(n: int) -> bool:
+    """Whether an int8 row of n columns (cells and scale) is smaller than fp32's 4n bytes: from n = 6 on.
+
+    A DequantizeLinear matrix narrower than that (an HLF B of rank k <= 5) keeps its exact dequantized
+    values on the fp32 kernels (or --quantize's form) instead of the file's int8."""
+    return qs8_padded(n) + 4 < 4 * n
+
+
 def pack_qs8(q: np.ndarray, nr: int) -> np.ndarray:
     """int8 m x n -> panels of nr rows, 16-column cells row by row (1-D int8).
 
@@ -126,6 +140,7 @@ ORT_DYNAMIC_ATOL = 2e-3
 F16_UNIT = 2.0**-11  # relative rounding error of binary16 (round to nearest)
 TOL_REALIZATIONS = 2  # perturbed models run by `hlfgen check` (their largest effect counts)
 TOL_FACTOR = 3.0  # margin on that effect (docs/quantization.md, "Tolerance")
+ACTIVATIONS = "activations"  # weight_noise: only the int8 kernels' input quantization (QDQ weights are exact)
 
 
 def weight_noise(a: np.ndarray, mode: str, rng: np.random.Generator) -> np.ndarray:
@@ -136,11 +151,14 @@ def weight_noise(a: np.ndarray, mode: str, rng: np.random.Generator) -> np.ndarr
     bound of the per-row scales), times sqrt(2): the dynamic quantization of
     each product's input adds an error of the same size (s_x·|A_r| against
     s_r·|x|), so the variance is doubled.
+    ACTIVATIONS (the file's own int8 weights, QDQ: exact): that input quantization
+    alone, uniform in +-s/2 with the same s.
     """
     a = np.asarray(a, np.float32)
     if mode == "fp16":
         return a * rng.uniform(-F16_UNIT, F16_UNIT, a.shape).astype(np.float32)
-    if mode == "int8":
+    if mode in ("int8", ACTIVATIONS):
         s = float(np.abs(a).max()) / QS8_MAX if a.size else 0.0
-        return (rng.uniform(-0.5, 0.5, a.shape) * s * np.sqrt(2.0)).astype(np.float32)
+        k = np.sqrt(2.0) if mode == "int8" else 1.0
+        return (rng.uniform(-0.5, 0.5, a.shape) * s * k).astype(np.float32)
     return np.zeros_like(a)

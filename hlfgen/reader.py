@@ -32,6 +32,7 @@ from . import weights as W
 from .config import DEFAULT_MAX_SEQ_LEN, ONNX_TO_DTYPE
 from .errors import HlfgenError
 from .ir import DimSymbol, Model, RecurrentLayer, TensorInfo
+from .qdq import Table as QdqTable
 
 # Run-time range of a symbol that is neither the sequence nor the batch axis
 # of a recurrent layer, when --dim/--max-dim do not say.
@@ -176,6 +177,7 @@ class _Reader:
         self.ops: list = []
         self.used_consts: dict[str, np.ndarray] = {}
         self.notes: list[str] = []
+        self.qdq = QdqTable()  # the integers of DequantizeLinear weights (fold.py, hlfgen/qdq.py)
         self.roles: list = []  # recurrent layers' axes (ops.OpContext.roles)
         self.inputs: list[TensorInfo] = []
 
@@ -241,6 +243,7 @@ class _Reader:
             fixed={k: v for k, v in bind.items() if k in self.fixed_seen},
             seq_symbol=seq_symbol,
             fp16_weights=self.fp16_weights,
+            qdq=self.qdq if self.qdq else None,
         )
 
     def _tensor_value(self, t: onnx.TensorProto, what: str) -> np.ndarray:
@@ -357,7 +360,7 @@ class _Reader:
     def _constant_node(self, node, label):
         """Evaluate a node whose inputs are all constant (fold.py)."""
         vals = [self.consts[i] if i else None for i in node.input]
-        outs = fold.fold_node(node, vals, _attrs(node), self.opset, label, self.proto.opset_import)
+        outs = fold.fold_node(node, vals, _attrs(node), self.opset, label, self.proto.opset_import, self.qdq)
         for name, v in zip(node.output, outs):
             if name:
                 self.consts[name] = v

@@ -256,7 +256,8 @@ def test_float16_weights_build_fp16_and_match_onnxruntime_exactly(kind, tmp_path
 
 def test_qdq_weights_are_folded_and_match_onnxruntime(tmp_path):
     """A QDQ file (DequantizeLinear on int8 weight initializers, per tensor for W, per output row for R)
-    is folded to the dequantized fp32 values and matches onnxruntime on the same file."""
+    built with --quantize none is folded to the dequantized fp32 values and matches onnxruntime on the
+    same file within the fp32 tolerance (the int8 kernels on the file's integers: tests/test_qdq.py)."""
     from onnx import TensorProto, helper, numpy_helper
 
     from hlfgen.check import check
@@ -286,5 +287,5 @@ def test_qdq_weights_are_folded_and_match_onnxruntime(tmp_path):
     )
     path = tmp_path / "qdq.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
-    report = check(path, seq_len=6, work_dir=tmp_path / "w")
-    assert report.ok, report.format()
+    report = check(path, seq_len=6, quantize="none", work_dir=tmp_path / "w")
+    assert report.ok and not report.quant_atol, report.format()
