@@ -221,7 +221,7 @@ def cmd_example(args) -> int:
             f"wrote {args.out} ({args.kind}, input {args.input_size}, hidden {args.hidden_size}, compression {args.compression}, k {args.k})"
         )
         return 0
-    from .example import weight_stats
+    from .schemes import weight_stats
 
     st = weight_stats(model)
     extra = "".join(f", {k[6:]} {v} B" for k, v in st.items() if k.startswith("bytes_") and k != "bytes_dense")

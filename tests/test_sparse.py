@@ -321,15 +321,8 @@ def sparse_nr(target):
 
 from conftest import TARGETS, assert_parity  # noqa: E402
 
-from hlfgen.example import (
-    SCHEMES,
-    dense_weights,
-    make_example_model,
-    prune_magnitude,  # noqa: E402
-    small_hidden,
-    weight_stats,
-    write_example,
-)
+from hlfgen.example import SCHEMES, make_example_model, write_example  # noqa: E402
+from hlfgen.schemes import dense_weights, prune_magnitude, small_hidden, weight_stats  # noqa: E402
 
 SPARSE_CALLS = {
     "csr": ("hlf_f32_spmv_csr_acc(", "hlf_f32_spmm_csr_acc("),
