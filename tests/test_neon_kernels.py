@@ -590,7 +590,7 @@ def test_activation_tail_lengths(variant, build_dir):
 # Instruction count (QEMU plugin)
 # --------------------------------------------------------------------------
 
-INSN_PER_MAC_MAX = 0.45
+INSN_PER_MAC_MAX = 0.40  # issue 11: dense recurrent GEMV <= 0.40 (0.343 measured, GCC 12)
 COUNT_REPS = 10
 
 
