@@ -5,10 +5,11 @@
  * The Cortex-A73 has no FP16 arithmetic (that is ARMv8.2), only the
  * conversions of ARMv8.0: a panel column is 8 halves = one q-register,
  * widened by FCVTL (rows 0-3) and FCVTL2 (rows 4-7) and multiplied by a lane
- * of x with FMLA.  Inner loop, 8 columns x 8 rows = 64 MACs: 2 LD1x4 (8
- * columns of halves, 128 bytes), 2 LDR q (x), 16 FCVTL(2), 16 FMLA, loop:
- * about 0.58 instructions/MAC, against 0.40 for fp32 (the conversions), for
- * half the weight bytes.  Measured with the QEMU plugin (bench/quant.py
+ * of x with FMLA.  Inner loop, 8 columns x 8 rows = 64 MACs: 8 columns of
+ * halves (128 bytes; GCC 12 emits LDP/LDR q), 2 LDR q (x), 16 FCVTL(2), 16
+ * FMLA, address and loop: about 46 instructions in GCC 12's code, 0.727
+ * instructions/MAC measured for whole calls against 0.34 for fp32 (the
+ * conversions), for half the weight bytes.  Measured with the QEMU plugin (bench/quant.py
  * kernels, whole calls, GCC 12 -O2 -mcpu=cortex-a73): see docs/quantization.md.
  * 8 accumulators (4 column phases x 2 halves of the panel) hide the FMLA
  * latency.  Column tails: 4 at a time, then 1 at a time, so x is never read
