@@ -142,7 +142,7 @@ def _f16_cases(rng, nr):
     for m, n in F16_SHAPES:
         cases.append((0, 1, m, n, n, m))
     for nv in range(1, 7):
-        for m, n in [(5, 3), (9, 17), (16, 8), (33, 35)]:
+        for m, n in [(5, 3), (9, 17), (16, 8), (33, 35), (21, 1), (79, 1)]:
             cases.append((1, nv, m, n, n + 3, m + 2))
     recs, expect = [], []
     for op, nv, m, n, ldx, ldy in cases:
