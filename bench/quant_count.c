@@ -28,8 +28,8 @@ int main(int argc, char **argv) {
     const long reps = strtol(argv[4], NULL, 10);
     const size_t nv = argc > 5 ? strtoul(argv[5], NULL, 10) : 0, nvec = nv ? nv : 1;
     const size_t np = HLF_QS8_PADDED(n);
-    float *a32 = aligned_alloc(64, HLF_PACKED_SIZE(m, n) * 4 + 64);
-    uint16_t *a16 = aligned_alloc(64, HLF_PACKED_SIZE(m, n) * 2 + 64);
+    float *a32 = aligned_alloc(64, HLF_F32_PACKED_SIZE(m, n) * 4 + 64);
+    uint16_t *a16 = aligned_alloc(64, HLF_F32_PACKED_SIZE(m, n) * 2 + 64);
     int8_t *a8 = aligned_alloc(64, HLF_QS8_PACKED_SIZE(m, n) + 64);
     float *sc = malloc(HLF_QS8_SCALES_SIZE(m) * 4);
     float *x = malloc(nvec * n * 4), *y = calloc(nvec * m, 4), *xs = malloc(nvec * 4);
@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
     if (!a32 || !a16 || !a8 || !sc || !x || !y || !xs || !xq) {
         return 1;
     }
-    for (size_t i = 0; i < HLF_PACKED_SIZE(m, n); i++) {
+    for (size_t i = 0; i < HLF_F32_PACKED_SIZE(m, n); i++) {
         a32[i] = (float)(next() % 2001) / 1000.0f - 1.0f;
         a16[i] = (uint16_t)(0x3000 + next() % 0x0c00);
     }

@@ -205,9 +205,14 @@ def test_quick_quantized_rows_and_ratios(quick):
     assert _qrow(res, "hlf", "fp16")["bytes_vs_fp32"] < 0.52
     assert _qrow(res, "dense", "int8")["bytes_vs_fp32"] < 0.27
     assert _qrow(res, "dense", "fp16")["bytes_vs_fp32"] < 0.51
-    # int8 runs fewer AArch64 instructions than fp32, fp16 more (widening; docs/quantization.md)
+    # fp16 runs more AArch64 instructions than fp32 (widening; docs/quantization.md).  int8 runs fewer for
+    # dense (0.90x at LSTM 128); for HLF at LSTM 128 it ran 0.82x of fp32 before issue 11's fp32 kernels
+    # and 0.998x since (bench/quant.py, T = 8: 25468 vs 25514 per step; the per-step quantization of h and t
+    # and the activations do not shrink): bounded, not claimed below 1 (0.84-0.85x at LSTM 512 and 650 x 2).
     for scheme in ("dense", "hlf"):
-        assert _qrow(res, scheme, "int8")["insn_vs_fp32"] < 1 < _qrow(res, scheme, "fp16")["insn_vs_fp32"]
+        assert 1 < _qrow(res, scheme, "fp16")["insn_vs_fp32"]
+    assert _qrow(res, "dense", "int8")["insn_vs_fp32"] < 1
+    assert _qrow(res, "hlf", "int8")["insn_vs_fp32"] < 1.05
 
 
 def test_report_of_a_bench_json_without_quantize(quick):

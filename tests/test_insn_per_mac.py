@@ -24,13 +24,14 @@ def _bench():
 
 
 def test_dense_lstm256_step_within_target(tmp_path):
-    """Issue target: the dense step of a 256x256 LSTM executes at most 0.45 instructions per MAC."""
+    """The dense step of a 256x256 LSTM executes at most 0.40 instructions per MAC (0.343 measured, GCC 12;
+    issue 11's target for the recurrent GEMV alone is 0.40)."""
     bench = _bench()
     model = tmp_path / "dense.onnx"
     bench.dense_model(model, "lstm", 256, 256)
     res = bench.measure(model, tmp_path / "w", steps=4)
     assert res["macs_per_step"] == 4 * 256 * (256 + 256)
-    assert res["insn_per_mac"] <= 0.45, res
+    assert res["insn_per_mac"] <= 0.40, res
     # The multiply-adds are there: 4 MACs per FMLA, so at least MACs/4 of them.
     assert res["histogram_per_step"]["fmla"] >= res["macs_per_step"] / 4
 
@@ -46,6 +47,6 @@ def test_hlf_step_executes_fewer_instructions(tmp_path):
     d = bench.measure(dense, tmp_path / "d", steps=4)
     h = bench.measure(hlf, tmp_path / "h", steps=4)
     assert h["macs_per_step"] < d["macs_per_step"] / 2.4
-    # 1.8 held with padded panels; packing without padding (6eb2780: a short tail panel per matrix)
-    # costs +1.5% instructions at this size (measured 1.786x); the tail kernel is to be tuned (issue 11).
-    assert h["insn_per_step"] < d["insn_per_step"] / 1.75, (d, h)
+    # 1.79x with padded panels, 1.68x after the dense kernels lost their PRFMs (ecb1cb5); short panels as
+    # LD1-LD4 dot products and rank-1 B·t as an axpy (issue 11) give 1.95x (T = 16).
+    assert h["insn_per_step"] < d["insn_per_step"] / 1.85, (d, h)

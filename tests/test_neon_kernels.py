@@ -349,7 +349,7 @@ def _check_cases(cases, results, label):
         assert np.all(err <= bound[mask] + 1e-30), f"{where}: max err {err.max()}"
 
 
-GEMV_M = [1, 2, 3, 5, 7, 8, 9, 12, 15, 16, 17, 23, 24, 31, 33, 64, 100]
+GEMV_M = [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 17, 23, 24, 31, 33, 64, 100]
 GEMV_N = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 19, 31, 32, 33, 47, 48, 63, 64, 100, 255]
 
 
@@ -590,7 +590,7 @@ def test_activation_tail_lengths(variant, build_dir):
 # Instruction count (QEMU plugin)
 # --------------------------------------------------------------------------
 
-INSN_PER_MAC_MAX = 0.45
+INSN_PER_MAC_MAX = 0.40  # issue 11: dense recurrent GEMV <= 0.40 (0.343 measured, GCC 12)
 COUNT_REPS = 10
 
 

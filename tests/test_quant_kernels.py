@@ -130,7 +130,11 @@ def test_quantize_rows_bounds():
 
 
 # ------------------------------------------------------------------ f16
-F16_SHAPES = [(m, n) for m in (1, 3, 7, 8, 9, 16, 17, 33) for n in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 64, 100)]
+F16_SHAPES = [
+    (m, n)
+    for m in (1, 2, 3, 4, 5, 6, 7, 8, 9, 14, 16, 17, 33)
+    for n in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 64, 100)
+]
 
 
 def _f16_cases(rng, nr):
@@ -138,7 +142,7 @@ def _f16_cases(rng, nr):
     for m, n in F16_SHAPES:
         cases.append((0, 1, m, n, n, m))
     for nv in range(1, 7):
-        for m, n in [(5, 3), (9, 17), (16, 8), (33, 35)]:
+        for m, n in [(5, 3), (9, 17), (16, 8), (33, 35), (21, 1), (79, 1)]:
             cases.append((1, nv, m, n, n + 3, m + 2))
     recs, expect = [], []
     for op, nv, m, n, ldx, ldy in cases:

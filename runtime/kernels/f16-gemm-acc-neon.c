@@ -96,6 +96,12 @@ void hlf_f16_gemm_acc(size_t nv, size_t m, size_t n,
                       const uint16_t *HLF_RESTRICT a_packed,
                       const float *HLF_RESTRICT x, size_t ldx,
                       float *HLF_RESTRICT y, size_t ldy) {
+    if (n == 1) { /* one column (rank-1 B·t): the GEMV's axpy per vector */
+        for (size_t v = 0; v < nv; v++) {
+            hlf_f16_gemv_acc(m, 1, a_packed, x + v * ldx, y + v * ldy);
+        }
+        return;
+    }
     for (size_t i = 0; i < m; i += HLF_NR) {
         const size_t mr = m - i < HLF_NR ? m - i : HLF_NR;
         const uint16_t *w = a_packed + i * n;
