@@ -192,6 +192,9 @@ def test_quick_quantized_rows_and_ratios(quick):
         assert e["time_vs_fp32"] == r["us_per_step"]["median"] / b["us_per_step"]["median"] > 0
         if HAVE_QEMU:
             assert e["insn_vs_fp32"] == r["insn_per_step"] / b["insn_per_step"] > 0
+            # the estimated board time of each build (the qemu plugin's cache model), against its fp32 build's
+            assert e["a73_us"] == r["a73_us_per_step"] and e["a73_bound"] == r["a73"]["bound"]
+            assert e["a73_vs_fp32"] == r["a73_us_per_step"] / b["a73_us_per_step"] > 0
         row_md = f"| LSTM 128 | {e['scheme']} | {e['cf_label']} | {e['weights']} | {e['weight_bytes']:,} |"
         assert row_md in md
     # the fp32 summary is unchanged by the quantized builds (one row per scheme, fp32 bytes)

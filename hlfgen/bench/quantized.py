@@ -8,7 +8,8 @@ per step (the instruction-count job on that build) and host time per step.  Here
 The bytes are the cortex-a73 build's (the board's; the build whose instructions are counted) when there
 is one (not with --no-insn): a quantized matrix is stored in whole panels of nr rows (fp32 ones unpadded),
 and the host's portable kernels have nr = 16 against NEON's 8, so a host build's fp16 / int8 bytes are a
-little larger (``host_weight_bytes``).  No board-time model exists in the bench: no estimated board time.
+little larger (``host_weight_bytes``).  The estimated HiKey 960 time (``a73_us``, the qemu plugin's cache
+model, docs/benchmarks.md) is the cortex-a73 build's, with what bounds it (issue or memory).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def summarize_quantized(result: dict) -> list[dict]:
             e["insn_per_step"] = r["insn_per_step"]
             if "insn_per_step" in b:
                 e["insn_vs_fp32"] = r["insn_per_step"] / b["insn_per_step"]
+        if r.get("a73_us_per_step") is not None:
+            e["a73_us"], e["a73_bound"] = r["a73_us_per_step"], r["a73"]["bound"]
+            if b.get("a73_us_per_step") is not None:
+                e["a73_vs_fp32"] = r["a73_us_per_step"] / b["a73_us_per_step"]
         out.append(e)
     order = {q: i for i, q in enumerate(QUANT_MODES)}
     sizes = {s: i for i, s in enumerate(result["config"]["sizes"])}
@@ -80,6 +85,15 @@ def summarize_quantized(result: dict) -> list[dict]:
     return out
 
 
+def fmt_a73(s: dict) -> str:
+    """'12.3 (mem)': an entry's estimated HiKey 960 time and what bounds it (issue, fpsimd, ldst,
+    branch or memory); the summary tables (report.py) print theirs the same way."""
+    if s.get("a73_us") is None:
+        return "n/a"
+    bound = {"memory": "mem"}.get(s["a73_bound"], s["a73_bound"])
+    return f"{s['a73_us']:.3g} ({bound})"
+
+
 def quantized_markdown(result: dict) -> list[str]:
     """The "Quantized weights" section of benchmarks.md (no lines when nothing was quantized)."""
     entries = result.get("quantized") or []
@@ -92,12 +106,14 @@ def quantized_markdown(result: dict) -> list[str]:
         "biases, states and activations stay fp32). *weight bytes* every array the model reads (NAME_WEIGHT_BYTES: "
         "matrices, int8 row scales, biases) in the cortex-a73 build (marked *host* where there is none; a host "
         "build pads quantized matrices to 16-row panels, NEON to 8: bench.json has both); *insn/step* AArch64 instructions (cortex-a73 build, qemu as "
-        "above); *µs/step* host time (portable kernels, timed in the same interleaved rounds as the fp32 build); "
-        "each *x fp32* is the value divided by the fp32 build's of the same model (< 1: fewer bytes, "
-        "instructions or µs). No estimated board time: the bench has no board-time model.",
+        "above); *A73 µs est.* the estimated HiKey 960 time per step of that build (issue- or memory-bound, "
+        "docs/benchmarks.md); *µs/step* host time (portable kernels, timed in the same interleaved rounds as the "
+        "fp32 build); each *x fp32* is the value divided by the fp32 build's of the same model (< 1: fewer "
+        "bytes, instructions or µs).",
         "",
-        "| size | scheme | CF | weights | weight bytes | x fp32 | insn/step | x fp32 | µs/step | x fp32 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| size | scheme | CF | weights | weight bytes | x fp32 | insn/step | x fp32 | A73 µs est. | x fp32 "
+        "| µs/step | x fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
 
@@ -109,7 +125,8 @@ def quantized_markdown(result: dict) -> list[str]:
             f"| {SIZES[e['size']].label if e['size'] in SIZES else e['size']} | {e['scheme']} | {e['cf_label']} | "
             f"{e['weights']} | {e['weight_bytes']:,}{' (host)' if e['bytes_target'] == 'host' else ''} | "
             f"{e['bytes_vs_fp32']:.3f} | {g('insn_per_step', '{:,.0f}')} | "
-            f"{g('insn_vs_fp32')} | {u['median']:.3g} [{u['min']:.3g}-{u['max']:.3g}] | {e['time_vs_fp32']:.2f} |"
+            f"{g('insn_vs_fp32')} | {fmt_a73(e)} | {g('a73_vs_fp32')} | "
+            f"{u['median']:.3g} [{u['min']:.3g}-{u['max']:.3g}] | {e['time_vs_fp32']:.2f} |"
         )
     L.append("")
     return L

@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .models import SIZES, STEPS, cf_label
-from .quantized import quantized_markdown
+from .quantized import fmt_a73, quantized_markdown
 
 
 def _git_state() -> dict:
@@ -294,14 +294,6 @@ def _fmt_us(t: dict) -> str:
     return f"{t['median']:.3g} [{t['min']:.3g}-{t['max']:.3g}]"
 
 
-def _fmt_a73(s: dict) -> str:
-    """'12.3 (mem)': the estimate and what bounds it (issue, fpsimd, ldst, branch or memory)."""
-    if s.get("a73_us") is None:
-        return "n/a"
-    bound = {"memory": "mem"}.get(s["a73_bound"], s["a73_bound"])
-    return f"{s['a73_us']:.3g} ({bound})"
-
-
 def format_markdown(result: dict) -> str:
     m, cfg = result["machine"], result["config"]
     L = [
@@ -361,7 +353,7 @@ def format_markdown(result: dict) -> str:
                 f"| {name} | {s['cf_label']} | {s['weight_bytes'] / 1024:.0f} | {_fmt_us(s['us'])} | "
                 f"{s['speedup']:.2f} | {g('vs_ort')} | {g('vs_tract')} | {g('default_us', '{:.3g}')} | "
                 f"{g('default_vs_native')} | {g('default_vs_ort')} | {g('insn_per_step', '{:.0f}')} | "
-                f"{_fmt_a73(s)} | {g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
+                f"{fmt_a73(s)} | {g('insn_speedup')} | {g('eq5')} | {s['eff_bw_gbs']:.1f} | {g('probe_bw_gbs', '{:.1f}')} |"
                 + (f" {g('ort_a64_insn_per_step', '{:.0f}')} | {g('vs_ort_a64_insn')} |" if a64 else "")
             )
         L.append("")
