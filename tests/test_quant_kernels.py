@@ -43,14 +43,14 @@ VARIANTS = {
     "scalar-host-nr16": (["gcc"], ["-O2"], "scalar", False, 16),
     "scalar-host-clang": (["clang"], ["-O2"], "scalar", False, 16),
     # the x86 variants of the dispatched build (hlf_dispatch.h): the kernels' AVX2 paths
-    "scalar-host-avx2": (["gcc"], ["-O2", "-mavx2", "-mfma"], "scalar", False, 16),
-    "scalar-host-avx2-nr8": (["gcc"], ["-O2", "-mavx2", "-mfma"], "scalar", False, 8),
-    "scalar-host-avx512f": (["gcc"], ["-O2", "-mavx512f", "-mavx2", "-mfma"], "scalar", False, 16),
-    "scalar-host-avx2-clang": (["clang"], ["-O2", "-mavx2", "-mfma"], "scalar", False, 16),
+    "scalar-host-avx2": (["gcc"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
+    "scalar-host-avx2-nr8": (["gcc"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 8),
+    "scalar-host-avx512f": (["gcc"], ["-O2", "-mavx512f", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
+    "scalar-host-avx2-clang": (["clang"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
     "scalar-host-native-clang": (["clang"], ["-O2", "-march=native"], "scalar", False, 16),
 }
 # host CPU features a variant's flags need to run
-NEEDS = {"-mavx2": "avx2", "-mavx512f": "avx512f"}
+NEEDS = {"-mavx2": "avx2", "-mavx512f": "avx512f", "-mf16c": "f16c"}
 
 
 def _cpu_flags() -> set[str]:
