@@ -47,6 +47,8 @@ VARIANTS = {
     "scalar-host-avx2-nr8": (["gcc"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 8),
     "scalar-host-avx512f": (["gcc"], ["-O2", "-mavx512f", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
     "scalar-host-avx2-clang": (["clang"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
+    # -march=native: the int8 GEMV's AVX-512BW / VNNI path on a CPU that has them
+    "scalar-host-native": (["gcc"], ["-O3", "-march=native"], "scalar", False, 16),
     "scalar-host-native-clang": (["clang"], ["-O2", "-march=native"], "scalar", False, 16),
 }
 # host CPU features a variant's flags need to run

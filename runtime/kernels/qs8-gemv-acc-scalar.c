@@ -10,10 +10,14 @@
  * int16) and summed in adjacent pairs into int32 (VPMADDWD: exact, also for
  * -128), then added to the row's vector; the eight vectors are reduced to the
  * eight row sums once per panel.  SSE2: the same with 8-int16 halves of a
- * cell (PUNPCK + PSRAW sign-extension, PMADDWD).  Measured (2-core Xeon,
- * Sapphire Rapids class, gcc -O2, 2048 x 512 GEMV, weights in L2): 132 us
- * with the C99 loop below (a horizontal sum per row and cell), 24.5 us AVX2,
- * 25 us avx512f variant, 55 us SSE2 (docs/quantization.md).
+ * cell (PUNPCK + PSRAW sign-extension, PMADDWD).  With AVX-512BW (only
+ * -march=native: the avx512f variant has no byte/word zmm instructions), two
+ * rows per zmm and, with AVX512-VNNI, VPDPWSSD for multiply-add-accumulate.
+ * Measured (2-core Xeon, Sapphire Rapids class, gcc 12 -O2, 2048 x 512 GEMV,
+ * weights in L2): 132 us with the C99 loop below (a horizontal sum per row
+ * and cell), 24.5 us AVX2 (VPMOVSXBW-bound: 9 per 8 rows and cell), 25 us
+ * avx512f variant, 55 us SSE2, 19.5-22 us -march=native (AVX-512BW + VNNI;
+ * docs/quantization.md).
  *
  * Elsewhere, portable C99: per cell, each row's 16-term int8 dot product
  * summed in int32.  Integer sums are exact, so every path gives the same
@@ -43,6 +47,36 @@ static inline void reduce8(const __m256i s[8], int32_t *out) {
 
 /* acc[0..7] = the int32 sums of rows 0..7 of the 8-row group at w (rows 16 bytes apart
  * in a cell, cells `stride` bytes apart) times x, over `cells` cells. */
+#if defined(__AVX512BW__)
+/* -march=native on an AVX-512BW CPU: two rows (32 weights) per zmm, VPDPWSSD with AVX512-VNNI. */
+static inline void group8(size_t cells, const int8_t *w, size_t stride, const int8_t *x, int32_t *acc) {
+    __m512i z[4];
+    for (int p = 0; p < 4; p++) {
+        z[p] = _mm512_setzero_si512();
+    }
+    for (size_t k = 0; k < cells; k++) {
+        const __m512i xv = _mm512_cvtepi8_epi16(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(x + k * HLF_QS8_KC))));
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            const __m512i wv =
+                _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(w + 2 * p * HLF_QS8_KC)));
+#if defined(__AVX512VNNI__)
+            z[p] = _mm512_dpwssd_epi32(z[p], wv, xv);
+#else
+            z[p] = _mm512_add_epi32(z[p], _mm512_madd_epi16(wv, xv));
+#endif
+        }
+        w += stride;
+    }
+    __m256i s[8];
+    for (int p = 0; p < 4; p++) {
+        s[2 * p] = _mm512_castsi512_si256(z[p]);
+        s[2 * p + 1] = _mm512_extracti64x4_epi64(z[p], 1);
+    }
+    reduce8(s, acc);
+}
+#else
 static inline void group8(size_t cells, const int8_t *w, size_t stride, const int8_t *x, int32_t *acc) {
     __m256i s[8];
     for (int r = 0; r < 8; r++) {
@@ -58,6 +92,7 @@ static inline void group8(size_t cells, const int8_t *w, size_t stride, const in
     }
     reduce8(s, acc);
 }
+#endif /* __AVX512BW__ */
 #else /* SSE2 */
 /* The low / high 8 of 16 int8 as int16 (unpack each byte into a word's high byte, shift back). */
 #define LO16(v) _mm_srai_epi16(_mm_unpacklo_epi8((v), (v)), 8)
