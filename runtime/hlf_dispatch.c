@@ -6,6 +6,7 @@
  * that the OS saves the AVX / AVX-512 registers.  Until the constructor has
  * run, the SSE2 variant (every x86-64 has it) is used.
  */
+#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,12 +117,19 @@ static const struct kernel_set set_avx512f = VARIANT_TABLE("avx512f");
 static const struct kernel_set *const kernel_sets[] = {&set_sse2, &set_avx2, &set_avx512f};
 static const struct kernel_set *active = &set_sse2;
 
+/* F16C (CPUID leaf 1, ECX bit 29): every AVX2 CPU has it, but
+ * __builtin_cpu_supports cannot ask (clang has no "f16c"). */
+static int have_f16c(void) {
+    unsigned int eax, ebx, ecx, edx;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+}
+
 /* The widest variant this CPU (and OS) runs: the avx2 objects are compiled
- * with -mavx2 -mfma, the avx512f ones with -mavx512f -mavx2 -mfma.
+ * with -mavx2 -mfma -mf16c, the avx512f ones with -mavx512f -mavx2 -mfma -mf16c.
  * HLF_MAX_ISA caps the choice, e.g. to compare the variants on one machine. */
 __attribute__((constructor)) static void dispatch_init(void) {
     __builtin_cpu_init();
-    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
     int level = 0;
     if (avx2 && __builtin_cpu_supports("avx512f")) {
         level = 2;

@@ -6,8 +6,8 @@
  * Every portable kernel (the f32, f16 and qs8 *-scalar.c files of kernels) is compiled three
  * times, with HLF_KERNEL_ISA set to
  *   sse2    - baseline x86-64 (4-float vectors), runs everywhere;
- *   avx2    - AVX2 + FMA (8-float vectors);
- *   avx512f - AVX-512F (16-float vectors: one per 16-row panel column),
+ *   avx2    - AVX2 + FMA + F16C (8-float vectors);
+ *   avx512f - AVX-512F (+ AVX2, FMA, F16C; 16-float vectors: one per 16-row panel column),
  * which the project's runtime/hlf_namespace.h (hlfgen/namespace.py) turns
  * into XNNPACK-style names: hlf_<id>_dispatch_f32_gemv_acc_16x1__avx512f.  All variants
  * read the same packed weights (a panel column of HLF_NR rows is HLF_NR /

@@ -5,7 +5,8 @@
  * fp16 (storage only): IEEE binary16 weights in exactly the fp32 panel layout
  * of hlf_kernels.h (panels of HLF_NR rows, column after column), read as
  * uint16_t bit patterns, widened to fp32 in registers (FCVTL/FCVTL2 on
- * AArch64, integer bit arithmetic in the portable kernels) and multiplied in
+ * AArch64; VCVTPH2PS on x86 with F16C, else integer bit arithmetic, in the
+ * portable kernels, hlf_f16.h) and multiplied in
  * fp32.  The Cortex-A73 (ARMv8.0) has no FP16 arithmetic; the conversion is
  * exact, so only the rounding of the weights to fp16 differs from fp32.
  *

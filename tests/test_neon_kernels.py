@@ -164,8 +164,8 @@ def cpu_flags() -> set[str]:
 # dispatcher's HLF_MAX_ISA cap.  (Not under qemu-x86_64 with a smaller CPU:
 # qemu 7.2 loads 16 bytes for a VFMADD231SS memory operand, so the guard
 # pages fault; tests/test_dispatch.py runs a whole model under qemu64.)
-ISA_FLAGS = {"sse2": [], "avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mavx2", "-mfma"]}
-ISA_CPU_FLAGS = {"sse2": {"sse2"}, "avx2": {"avx2", "fma"}, "avx512f": {"avx512f", "avx2", "fma"}}
+ISA_FLAGS = {"sse2": [], "avx2": ["-mavx2", "-mfma", "-mf16c"], "avx512f": ["-mavx512f", "-mavx2", "-mfma", "-mf16c"]}
+ISA_CPU_FLAGS = {"sse2": {"sse2"}, "avx2": {"avx2", "fma", "f16c"}, "avx512f": {"avx512f", "avx2", "fma", "f16c"}}
 HOST_NR = 16  # pack.PANEL_ROWS["host"]
 IS_X86_64 = os.uname().machine == "x86_64"
 

@@ -10,6 +10,7 @@ entries outside the rows a call owns are checked untouched.
 
 from __future__ import annotations
 
+import platform
 import shutil
 import struct
 import subprocess
@@ -41,7 +42,28 @@ VARIANTS = {
     "scalar-host": (["gcc"], ["-O2"], "scalar", False, 8),
     "scalar-host-nr16": (["gcc"], ["-O2"], "scalar", False, 16),
     "scalar-host-clang": (["clang"], ["-O2"], "scalar", False, 16),
+    # the x86 variants of the dispatched build (hlf_dispatch.h): the kernels' AVX2 paths
+    "scalar-host-avx2": (["gcc"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
+    "scalar-host-avx2-nr8": (["gcc"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 8),
+    "scalar-host-avx512f": (["gcc"], ["-O2", "-mavx512f", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
+    "scalar-host-avx2-clang": (["clang"], ["-O2", "-mavx2", "-mfma", "-mf16c"], "scalar", False, 16),
+    # -march=native: the int8 GEMV's AVX-512BW / VNNI path on a CPU that has them
+    "scalar-host-native": (["gcc"], ["-O3", "-march=native"], "scalar", False, 16),
+    "scalar-host-native-clang": (["clang"], ["-O2", "-march=native"], "scalar", False, 16),
 }
+# host CPU features a variant's flags need to run
+NEEDS = {"-mavx2": "avx2", "-mavx512f": "avx512f", "-mf16c": "f16c"}
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def _skip(name):
@@ -50,6 +72,12 @@ def _skip(name):
         return "needs aarch64-linux-gnu-gcc and qemu-aarch64"
     if shutil.which(cc[0]) is None:
         return f"needs {cc[0]}"
+    flags = VARIANTS[name][1]
+    if any(f in NEEDS or f == "-march=native" for f in flags) and platform.machine() not in ("x86_64", "AMD64"):
+        return "x86-64 variant"
+    missing = [NEEDS[f] for f in flags if f in NEEDS and NEEDS[f] not in _cpu_flags()]
+    if missing:
+        return f"needs a CPU with {', '.join(missing)}"
     return None
 
 
