@@ -93,28 +93,30 @@ def run(
     alphas=None,
     betas=None,
     stats: dict | None = None,
+    dtype=np.float64,
 ):
-    """Y, Y_h, Y_c (Y_c None unless LSTM), float64, in the node's layout.  stats, when given,
-    gets "peak": the largest magnitude of any gate pre-activation or state on the way (float32
-    overflows past 3.4e38, so a float32 engine cannot be held to the float64 values of such a run)."""
-    X = np.asarray(X, np.float64)
+    """Y, Y_h, Y_c (Y_c None unless LSTM), in the node's layout, computed in dtype (float64; float32
+    gives what the same equations give in single precision).  stats, when given, gets "peak": the
+    largest magnitude of any gate pre-activation or state on the way (float32 overflows past 3.4e38,
+    so a float32 engine cannot be held to the float64 values of such a run)."""
+    X = np.asarray(X, dtype)
     if layout:
         X = X.transpose(1, 0, 2)
-        h0 = None if h0 is None else np.asarray(h0, np.float64).transpose(1, 0, 2)
-        c0 = None if c0 is None else np.asarray(c0, np.float64).transpose(1, 0, 2)
+        h0 = None if h0 is None else np.asarray(h0, dtype).transpose(1, 0, 2)
+        c0 = None if c0 is None else np.asarray(c0, dtype).transpose(1, 0, 2)
     T, Bn, _ = X.shape
     D = 2 if direction == "bidirectional" else 1
     H, G = hidden, GATES[op]
-    W, R = np.asarray(W, np.float64), np.asarray(R, np.float64)
-    B = np.zeros((D, 2 * G * H)) if B is None else np.asarray(B, np.float64)
-    P = np.zeros((D, 3 * H)) if P is None else np.asarray(P, np.float64)
+    W, R = np.asarray(W, dtype), np.asarray(R, dtype)
+    B = np.zeros((D, 2 * G * H), dtype) if B is None else np.asarray(B, dtype)
+    P = np.zeros((D, 3 * H), dtype) if P is None else np.asarray(P, dtype)
     lens = np.full(Bn, T) if seq_lens is None else np.asarray(seq_lens).astype(int)
     fns = activations(op, D, acts, alphas, betas)
     clipf = (lambda v: np.clip(v, -clip, clip)) if clip is not None else (lambda v: v)
     peak = 0.0
-    Y = np.zeros((T, D, Bn, H))
-    Yh = np.zeros((D, Bn, H))
-    Yc = np.zeros((D, Bn, H))
+    Y = np.zeros((T, D, Bn, H), dtype)
+    Yh = np.zeros((D, Bn, H), dtype)
+    Yc = np.zeros((D, Bn, H), dtype)
     for d in range(D):
         rev = direction == "reverse" or d == 1
         f = fns[d][0]
@@ -122,8 +124,8 @@ def run(
         hfn = fns[d][2] if op == "LSTM" else None
         Wb, Rb = B[d, : G * H], B[d, G * H :]
         for b in range(Bn):
-            h = np.zeros(H) if h0 is None else np.asarray(h0, np.float64)[d, b].copy()
-            c = np.zeros(H) if c0 is None else np.asarray(c0, np.float64)[d, b].copy()
+            h = np.zeros(H, dtype) if h0 is None else np.asarray(h0, dtype)[d, b].copy()
+            c = np.zeros(H, dtype) if c0 is None else np.asarray(c0, dtype)[d, b].copy()
             steps = range(lens[b] - 1, -1, -1) if rev else range(lens[b])
             for t in steps:
                 x = X[t, b]

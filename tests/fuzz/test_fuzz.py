@@ -91,41 +91,61 @@ def _constant_values(model: onnx.ModelProto) -> dict:
 
 
 FLOAT32_SAFE = 1e30  # a run whose float64 values pass this is not checked: float32 overflows near 3.4e38
+# A run whose float32 evaluation of the same equations (reference.run in float32) already uses more
+# than this share of the tolerance is not checked either: it is too ill-conditioned for single
+# precision (seen: seed 746641780 case 348, a GRU whose LeakyRelu z gate reaches 1e4, so (1 - z).h~ + z.h
+# cancels terms 1e4 times the result: float32 errs 4e-4 relative there in numpy's order and 1.8e-3 in
+# hlfgen's, and onnxruntime returns inf).  Well-conditioned runs use about 1e-4 of it.
+FLOAT32_SENSITIVE = 0.1
 
 
-def _numpy_oracle(model, info, feeds, overflow: dict | None = None) -> dict:
-    """Expected outputs (float64) of every case; a case whose values leave the float32 range is left
-    out and its peak magnitude recorded in overflow (unbounded activations such as Affine can grow
-    e^T-fold: hlfgen, like onnxruntime, then gives inf or nan where float64 is finite)."""
+def _numpy_oracle(model, info, feeds, skipped: dict | None = None) -> dict:
+    """Expected outputs (float64) of every case.  A case that float32 cannot be held to is left out,
+    with the reason in skipped: its values leave the float32 range (unbounded activations such as
+    Affine can grow e^T-fold: hlfgen, like onnxruntime, then gives inf or nan where float64 is
+    finite), or the same equations in float32 miss float64 by FLOAT32_SENSITIVE of the tolerance."""
     expected = {}
     values = _constant_values(model)
     for ci, cfg in info.items():
         node, p, stats = cfg["node"], f"c{ci}_", {}
         w = {pos: values[node.input[pos]] for pos in (1, 2, 3, 7) if pos < len(node.input) and node.input[pos]}
+        args = (
+            node.op_type,
+            feeds[p + "X"],
+            w[1],
+            w[2],
+            w.get(3),
+            feeds.get(p + "seq"),
+            feeds.get(p + "h0"),
+            feeds.get(p + "c0"),
+            w.get(7),
+        )
+        kw = dict(
+            hidden=cfg["hidden"],
+            direction=cfg["direction"],
+            layout=cfg["layout"],
+            clip=cfg["clip"],
+            input_forget=cfg["input_forget"],
+            linear_before_reset=cfg["linear_before_reset"],
+            acts=cfg["activations"],
+            alphas=cfg["activation_alpha"],
+            betas=cfg["activation_beta"],
+        )
         with np.errstate(over="ignore", invalid="ignore"):  # such runs are left out below
-            Y, Yh, Yc = reference.run(
-                node.op_type,
-                feeds[p + "X"],
-                w[1],
-                w[2],
-                w.get(3),
-                feeds.get(p + "seq"),
-                feeds.get(p + "h0"),
-                feeds.get(p + "c0"),
-                w.get(7),
-                hidden=cfg["hidden"],
-                direction=cfg["direction"],
-                layout=cfg["layout"],
-                clip=cfg["clip"],
-                input_forget=cfg["input_forget"],
-                linear_before_reset=cfg["linear_before_reset"],
-                acts=cfg["activations"],
-                alphas=cfg["activation_alpha"],
-                betas=cfg["activation_beta"],
-                stats=stats,
-            )
-        if stats["peak"] > FLOAT32_SAFE and overflow is not None:
-            overflow[ci] = stats["peak"]
+            Y, Yh, Yc = reference.run(*args, **kw, stats=stats)
+        if stats["peak"] > FLOAT32_SAFE:
+            if skipped is not None:
+                skipped[ci] = f"overflows float32 (peak {stats['peak']:.3g})"
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            Y32, _, Yc32 = reference.run(*args, **kw, dtype=np.float32)
+        pairs = [(Y32, Y)] + ([(Yc32, Yc)] if Yc is not None else [])
+        used = np.concatenate(
+            [(np.abs(np.asarray(a, np.float64) - e) / (ATOL + RTOL * np.abs(e))).ravel() for a, e in pairs]
+        )
+        if not np.all(used <= FLOAT32_SENSITIVE):  # nan: float32 gave inf or nan
+            if skipped is not None:
+                skipped[ci] = f"ill-conditioned in float32 (numpy float32 uses {np.nanmax(used):.2g} of the tolerance)"
             continue
         for o, v in ((p + "Y", Y), (p + "Y_h", Yh), (p + "Y_c", Yc)):
             if o in node.output:
@@ -159,10 +179,10 @@ def test_valid_models(target, cases, tmp_path):
     gen_out = generate(path, tmp_path / "out", target=target, batch=batch, max_seq_len=T)
     exe = compile_out(gen_out.out_dir, tmp_path / "build", target=target)
     outputs, _ = run_runner(exe, feeds, target=target, work_dir=tmp_path / "run")
-    overflow: dict[int, float] = {}
-    expected = _numpy_oracle(model, info, feeds, overflow)
+    skipped: dict[int, str] = {}
+    expected = _numpy_oracle(model, info, feeds, skipped)
     # A group must still check most of its cases (the generator draws unbounded activations rarely).
-    assert len(overflow) <= len(cases) // 2, f"{len(overflow)} of {len(cases)} cases overflow float32: {overflow}"
+    assert len(skipped) <= len(cases) // 2, f"{len(skipped)} of {len(cases)} cases not checkable: {skipped}"
     ort = _ort_run(layout0_rewrite(model), feeds)
     failures = []
     for name, exp in expected.items():
