@@ -28,6 +28,7 @@ from . import dims as D
 from . import weights as W
 from .errors import HlfgenError
 from .qdq import Table as QdqTable
+from .qdq import along_axis
 
 
 @dataclass
@@ -325,9 +326,7 @@ def dequantize_linear(vals, a: dict, label: str = "", qdq: QdqTable | None = Non
     axis = None
     if scale.ndim == 1 and x.ndim:
         axis = int(a.get("axis", 1)) % x.ndim
-        shape = [1] * x.ndim
-        shape[axis] = scale.size
-        scale, zp = scale.reshape(shape), zp.reshape(shape) if zp.ndim == 1 else zp
+        scale, zp = along_axis(scale, x.ndim, axis), along_axis(zp, x.ndim, axis) if zp.ndim == 1 else zp
     q = x.astype(np.int32) - zp.astype(np.int32)
     y = (q.astype(np.float32) * scale).astype(np.float32)
     if qdq is not None:

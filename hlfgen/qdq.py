@@ -62,7 +62,7 @@ class Table:
             if axis is None or along:
                 sv = np.broadcast_to(scale.reshape(()) if axis is None else scale.reshape(-1)[0], qv.shape[:-1])
             else:
-                sv = np.moveaxis(np.broadcast_to(_axis_shape(scale, q.ndim, axis), q.shape), vec_axis, -1)[..., 0]
+                sv = np.moveaxis(np.broadcast_to(along_axis(scale, q.ndim, axis), q.shape), vec_axis, -1)[..., 0]
             for idx in np.ndindex(*qv.shape[:-1]):
                 key = _key(yv[idx])
                 if key in self.rows or key in self.refused:
@@ -94,10 +94,11 @@ class Table:
         return np.stack([q for q, _ in found]), np.array([s for _, s in found], np.float32)
 
 
-def _axis_shape(scale: np.ndarray, ndim: int, axis: int) -> np.ndarray:
+def along_axis(v: np.ndarray, ndim: int, axis: int) -> np.ndarray:
+    """A per-axis scale or zero point (1-D) shaped to broadcast along axis of an ndim-D tensor."""
     shape = [1] * ndim
-    shape[axis] = scale.size
-    return scale.reshape(shape)
+    shape[axis] = v.size
+    return v.reshape(shape)
 
 
 def _refusal(q: np.ndarray, s: float, along: bool, axis: int | None, label: str) -> str:
